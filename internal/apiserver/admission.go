@@ -1,0 +1,209 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/dynamic"
+
+	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
+	"github.com/tinyforge/tinyforge/plugins"
+)
+
+// namespaceCacheTTL is how long a namespace seen to exist is trusted
+// without asking etcd again.
+const namespaceCacheTTL = 5 * time.Second
+
+// tinyforgeAdmission is TinyForge's whole admission chain:
+//   - objects may only be created in namespaces that exist;
+//   - plugin config is checked by the plugin that owns its kind, so a bad
+//     config is refused at apply time with a 422 naming the field;
+//   - SourceKinds and TriggerKinds are written by the server alone.
+type tinyforgeAdmission struct {
+	*admission.Handler
+	// namespaces reads a namespace from storage; set once storage exists.
+	namespaces func(ctx context.Context, name string) (*metav1.ObjectMeta, error)
+	// dynamic reads Triggers when a TriggerBinding's override is checked.
+	dynamic func() (dynamic.Interface, error)
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+var _ admission.ValidationInterface = (*tinyforgeAdmission)(nil)
+
+func newAdmission() *tinyforgeAdmission {
+	return &tinyforgeAdmission{
+		Handler: admission.NewHandler(admission.Create, admission.Update, admission.Delete),
+		seen:    map[string]time.Time{},
+	}
+}
+
+var (
+	workloadKind       = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindWorkload).GroupKind()
+	triggerKind        = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTrigger).GroupKind()
+	triggerBindingKind = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerBinding).GroupKind()
+	sourceKindKind     = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindSourceKind).GroupKind()
+	triggerKindKind    = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerKind).GroupKind()
+	triggersResource   = tinyforgev1alpha1.GroupVersion.WithResource("triggers")
+)
+
+// Validate implements admission.ValidationInterface.
+func (a *tinyforgeAdmission) Validate(ctx context.Context, attr admission.Attributes, _ admission.ObjectInterfaces) error {
+	gk := attr.GetKind().GroupKind()
+	if gk == sourceKindKind || gk == triggerKindKind {
+		return a.serverOnly(attr)
+	}
+	if attr.GetOperation() == admission.Delete || attr.GetSubresource() != "" {
+		return nil
+	}
+	if attr.GetOperation() == admission.Create && attr.GetNamespace() != "" && attr.GetResource().Resource != "namespaces" {
+		if err := a.namespaceExists(ctx, attr.GetNamespace()); err != nil {
+			return err
+		}
+	}
+	obj, ok := attr.GetObject().(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	var errs field.ErrorList
+	switch gk {
+	case workloadKind:
+		errs = validatePluginConfig(obj, field.NewPath("spec", "source"), plugins.LookupSource, plugins.SourceKinds)
+	case triggerKind:
+		errs = validatePluginConfig(obj, field.NewPath("spec"), plugins.LookupTrigger, plugins.TriggerKinds)
+	case triggerBindingKind:
+		errs = a.validateBinding(ctx, obj)
+	default:
+		return nil
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(gk, obj.GetName(), errs)
+	}
+	return nil
+}
+
+// serverOnly lets only the server's own loopback client write plugin kinds.
+func (a *tinyforgeAdmission) serverOnly(attr admission.Attributes) error {
+	if u := attr.GetUserInfo(); u != nil && u.GetName() == user.APIServerUser {
+		return nil
+	}
+	return apierrors.NewForbidden(attr.GetResource().GroupResource(), attr.GetName(),
+		errors.New("plugin kinds are published by the server from its registered plugins and are read-only"))
+}
+
+func (a *tinyforgeAdmission) namespaceExists(ctx context.Context, ns string) error {
+	a.mu.Lock()
+	at, ok := a.seen[ns]
+	a.mu.Unlock()
+	if ok && time.Since(at) < namespaceCacheTTL {
+		return nil
+	}
+	if a.namespaces == nil {
+		return nil
+	}
+	m, err := a.namespaces(ctx, ns)
+	if apierrors.IsNotFound(err) {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, ns)
+	}
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("checking namespace %q: %w", ns, err))
+	}
+	if m.DeletionTimestamp != nil {
+		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, ns,
+			fmt.Errorf("namespace %s is being terminated", ns))
+	}
+	a.mu.Lock()
+	a.seen[ns] = time.Now()
+	a.mu.Unlock()
+	return nil
+}
+
+// pluginValidator is what a source or trigger plugin offers admission.
+type pluginValidator interface {
+	Validate(path *field.Path, config []byte) field.ErrorList
+}
+
+// validatePluginConfig checks base.kind against the registry and base.config
+// with the plugin's Validate.
+func validatePluginConfig[P pluginValidator](obj *unstructured.Unstructured, base *field.Path, lookup func(string) (P, error), known func() []string) field.ErrorList {
+	kindPath := base.Child("kind")
+	kind, _, _ := unstructured.NestedString(obj.Object, pathElems(kindPath)...)
+	p, err := lookup(kind)
+	if err != nil {
+		return field.ErrorList{field.NotSupported(kindPath, kind, known())}
+	}
+	configPath := base.Child("config")
+	config, err := nestedJSON(obj, configPath)
+	if err != nil {
+		return field.ErrorList{field.Invalid(configPath, "", err.Error())}
+	}
+	return p.Validate(configPath, config)
+}
+
+// validateBinding checks the binding's override merged over its Trigger's
+// config. A Trigger that does not exist yet is not an error here: the
+// binding controller reports it, and checks again once it appears.
+func (a *tinyforgeAdmission) validateBinding(ctx context.Context, obj *unstructured.Unstructured) field.ErrorList {
+	configPath := field.NewPath("spec", "config")
+	override, err := nestedJSON(obj, configPath)
+	if err != nil {
+		return field.ErrorList{field.Invalid(configPath, "", err.Error())}
+	}
+	triggerName, _, _ := unstructured.NestedString(obj.Object, "spec", "triggerRef", "name")
+	if triggerName == "" || a.dynamic == nil {
+		return nil
+	}
+	dc, err := a.dynamic()
+	if err != nil {
+		return field.ErrorList{field.InternalError(configPath, err)}
+	}
+	trig, err := dc.Resource(triggersResource).Namespace(obj.GetNamespace()).Get(ctx, triggerName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return field.ErrorList{field.InternalError(configPath, fmt.Errorf("reading trigger %q: %w", triggerName, err))}
+	}
+	kind, _, _ := unstructured.NestedString(trig.Object, "spec", "kind")
+	p, err := plugins.LookupTrigger(kind)
+	if err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "triggerRef", "name"), triggerName, err.Error())}
+	}
+	base, err := nestedJSON(trig, field.NewPath("spec", "config"))
+	if err != nil {
+		return field.ErrorList{field.Invalid(configPath, "", fmt.Sprintf("trigger %q: %v", triggerName, err))}
+	}
+	merged, err := plugins.MergeConfig(base, override)
+	if err != nil {
+		return field.ErrorList{field.Invalid(configPath, "", err.Error())}
+	}
+	return p.Validate(configPath, merged)
+}
+
+// nestedJSON returns the JSON at path in obj, or nil when it is absent.
+func nestedJSON(obj *unstructured.Unstructured, path *field.Path) ([]byte, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj.Object, pathElems(path)...)
+	if err != nil || !found || v == nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// pathElems turns a field path of plain children ("spec.source.kind") into
+// its elements.
+func pathElems(p *field.Path) []string {
+	return strings.Split(p.String(), ".")
+}

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/wait"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/tinyforge/tinyforge/controllers"
+	"github.com/tinyforge/tinyforge/internal/apiserver"
+)
+
+func newServerCommand(out, errOut io.Writer) *cobra.Command {
+	apiOpts := apiserver.NewOptions(out, errOut)
+	ctrlOpts := controllers.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run etcd, the API server and the controllers in one process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := ctrlOpts.Validate(); err != nil {
+				return err
+			}
+			return runAPIServer(cmd.Context(), out, apiOpts, func(s *apiserver.Server, cancel context.CancelCauseFunc) error {
+				return s.AddPostStartHook("start-tinyforge-controllers", func(hc genericapiserver.PostStartHookContext) error {
+					mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
+					if err != nil {
+						return err
+					}
+					go func() {
+						if err := mgr.Start(hc.Context); err != nil {
+							cancel(fmt.Errorf("controller manager: %w", err))
+						}
+					}()
+					return nil
+				})
+			})
+		},
+	}
+	apiOpts.AddFlags(cmd.Flags())
+	ctrlOpts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newAPIServerCommand(out, errOut io.Writer) *cobra.Command {
+	apiOpts := apiserver.NewOptions(out, errOut)
+	cmd := &cobra.Command{
+		Use:   "apiserver",
+		Short: "Run the API server (and the embedded etcd unless --etcd-servers is set) alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAPIServer(cmd.Context(), out, apiOpts, nil)
+		},
+	}
+	apiOpts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// runAPIServer starts the API server, lets extend add hooks, prints how to
+// connect once the server is ready, and serves until ctx ends or a component
+// fails.
+func runAPIServer(ctx context.Context, out io.Writer, o *apiserver.Options, extend func(*apiserver.Server, context.CancelCauseFunc) error) error {
+	if err := o.Complete(); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cfg, err := o.Config(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := cfg.Complete().New()
+	if err != nil {
+		if cfg.Etcd != nil {
+			cfg.Etcd.Close()
+		}
+		return err
+	}
+	if extend != nil {
+		if err := extend(s, cancel); err != nil {
+			return err
+		}
+	}
+	if err := s.AddPostStartHook("tinyforge-announce", func(hc genericapiserver.PostStartHookContext) error {
+		go announce(hc.Context, out, hc.LoopbackClientConfig, s)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := s.Run(ctx); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+// announce tells the user how to connect, once /readyz is green.
+func announce(ctx context.Context, out io.Writer, cfg *rest.Config, s *apiserver.Server) {
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return
+	}
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return
+	}
+	klog.FromContext(ctx).Info("TinyForge is ready", "url", s.ServerURL())
+	fmt.Fprintf(out, `TinyForge is ready at %s
+
+  export KUBECONFIG=%s
+  forgectl get sourcekinds,triggerkinds
+  forgectl apply -f config/samples/
+  forgectl get tinyforge
+
+`, s.ServerURL(), s.KubeconfigPath())
+}

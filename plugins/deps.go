@@ -1,0 +1,98 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tinyforge/tinyforge/internal/docker"
+)
+
+// ErrSecretNotFound is wrapped by SecretReader errors when the Secret or the
+// key does not exist, so plugins can wait for it instead of failing.
+var ErrSecretNotFound = errors.New("secret not found")
+
+// Deps is everything a plugin may use, handed to it on every call. It is a
+// bundle of shared clients, not state: plugins keep nothing between calls.
+type Deps struct {
+	// Client reads and writes API objects. Plugins rarely need it; the
+	// controller already resolved what the Workload refers to.
+	Client client.Client
+
+	// Docker is the Docker daemon the workload runs on.
+	Docker docker.API
+
+	// Routes publishes workload routes to the proxy.
+	Routes RouteTable
+
+	// Recorder records Kubernetes Events on API objects, for what people
+	// should see in `forgectl describe`.
+	Recorder record.EventRecorder
+
+	// Secrets reads Secret keys, such as registry credentials or a git
+	// token named in a plugin's config.
+	Secrets SecretReader
+
+	// Log is the caller's logger, already carrying the workload or trigger
+	// keys; debug output goes to Log.V(1).
+	Log logr.Logger
+}
+
+// SecretReader reads one key of a Secret.
+type SecretReader interface {
+	// ReadSecret returns the value of key in the Secret namespace/name. A
+	// missing Secret or key is an error wrapping ErrSecretNotFound.
+	ReadSecret(ctx context.Context, namespace, name, key string) ([]byte, error)
+}
+
+// SecretReaderFunc adapts a function to a SecretReader.
+type SecretReaderFunc func(ctx context.Context, namespace, name, key string) ([]byte, error)
+
+// ReadSecret calls f.
+func (f SecretReaderFunc) ReadSecret(ctx context.Context, namespace, name, key string) ([]byte, error) {
+	return f(ctx, namespace, name, key)
+}
+
+// RouteKey identifies one public route: a host and a path prefix. The
+// Workload controller ensures that a key belongs to one workload only.
+type RouteKey struct {
+	// Host is the public hostname; empty matches any host no other route
+	// claims.
+	Host string
+	// PathPrefix is the request path prefix, at least "/".
+	PathPrefix string
+}
+
+// String returns host/path, the form used in logs and messages.
+func (k RouteKey) String() string {
+	return k.Host + k.PathPrefix
+}
+
+// Backend is one address that serves a route.
+type Backend struct {
+	// Address is host:port as the proxy reaches the container.
+	Address string
+	// Revision the backend runs, for the proxy's logs and metrics.
+	Revision string
+}
+
+// RouteTable is the proxy's routing table as sources see it. Calls take a
+// context and return an error because the proxy may run in another process
+// or on another host.
+type RouteTable interface {
+	// SetRoute makes backends the only ones serving key, atomically: a
+	// request is served either by the old set or by the new one, never by
+	// none. Callers check the new backends are healthy first; draining the
+	// old ones is up to the caller. With no backends the route stays claimed
+	// and answers 503 Service Unavailable (the gap of a Recreate deploy).
+	// Setting the same backends again is a no-op, so Reconcile may
+	// re-publish routes freely.
+	SetRoute(ctx context.Context, key RouteKey, backends ...Backend) error
+
+	// RemoveRoute stops serving key. Removing a route that does not exist
+	// succeeds.
+	RemoveRoute(ctx context.Context, key RouteKey) error
+}
