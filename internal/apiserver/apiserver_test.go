@@ -46,7 +46,7 @@ func TestServesCoreTypesAndCRDs(t *testing.T) {
 	}
 	want := map[string]bool{
 		"v1/secrets": false, "v1/namespaces": false, "v1/events": false, "v1/configmaps": false,
-		"coordination.k8s.io/v1/leases": false,
+		"coordination.k8s.io/v1/leases":    false,
 		"tinyforge.dev/v1alpha1/workloads": false, "tinyforge.dev/v1alpha1/triggers": false,
 		"tinyforge.dev/v1alpha1/triggerbindings": false, "tinyforge.dev/v1alpha1/events": false,
 		"tinyforge.dev/v1alpha1/rollouts": false, "tinyforge.dev/v1alpha1/sourcekinds": false,

@@ -93,7 +93,11 @@ func (o *Options) Complete() error {
 	ss := o.CRD.RecommendedOptions.SecureServing
 	ss.ServerCert.CertDirectory = filepath.Join(o.DataDir, "tls")
 	ss.ServerCert.PairName = "apiserver"
-	return o.CRD.Complete()
+	if err := o.CRD.Complete(); err != nil {
+		return err
+	}
+	// Fix the effective version and feature gates now that flags are parsed.
+	return o.CRD.ServerRunOptions.ComponentGlobalsRegistry.Set()
 }
 
 // Validate reports every invalid option at once.
