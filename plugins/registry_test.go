@@ -3,6 +3,7 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,19 +228,10 @@ func TestDefaultRegistriesAreSeparate(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), `unknown trigger kind "zz-test-missing" (known kinds: `) {
 		t.Errorf("LookupTrigger(missing) error = %v", err)
 	}
-	if !containsKind(SourceKinds(), "zz-test-shared") || !containsKind(TriggerKinds(), "zz-test-shared") {
+	if !slices.Contains(SourceKinds(), "zz-test-shared") || !slices.Contains(TriggerKinds(), "zz-test-shared") {
 		t.Errorf("SourceKinds() = %v, TriggerKinds() = %v: want both to hold zz-test-shared", SourceKinds(), TriggerKinds())
 	}
 	if len(Sources()) != len(SourceKinds()) || len(Triggers()) != len(TriggerKinds()) {
 		t.Error("Sources()/Triggers() disagree with SourceKinds()/TriggerKinds()")
 	}
-}
-
-func containsKind(kinds []string, kind string) bool {
-	for _, k := range kinds {
-		if k == kind {
-			return true
-		}
-	}
-	return false
 }

@@ -270,7 +270,7 @@ func benchLoad(ctx context.Context, o options, srv *server, rep *report) error {
 	if err != nil {
 		return err
 	}
-	rep.info("ratio API creates / etcd puts", fmt.Sprintf("%.2f", apiRate/etcdRate))
+	rep.info("ratio API creates / etcd puts", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
 	return nil
 }
 
@@ -290,12 +290,15 @@ func idleRSS(ctx context.Context, o options, srv *server, restCfg *rest.Config, 
 	} else {
 		rep.check(label, fmtMiB(vmRSS), fmt.Sprintf("< %d MiB", targetIdleRSSMiB), vmRSS < targetIdleRSSMiB<<20)
 	}
-	detail := "peak RSS " + fmtMiB(vmHWM)
-	if m, err := goMetrics(ctx, restCfg); err == nil {
-		detail += fmt.Sprintf(", Go heap in use %s, Go runtime total %s, %d goroutines",
-			fmtMiB(int64(m["go_memstats_heap_inuse_bytes"])), fmtMiB(int64(m["go_memstats_sys_bytes"])), int(m["go_goroutines"]))
+	rep.info("  peak RSS so far", fmtMiB(vmHWM))
+	m, err := goMetrics(ctx, restCfg)
+	if err != nil {
+		rep.note("no Go runtime figures with %s: %v", what, err)
+		return nil
 	}
-	rep.info("  ("+what+")", detail)
+	rep.info("  Go heap in use / from the OS", fmt.Sprintf("%s / %s",
+		fmtMiB(int64(m["go_memstats_heap_inuse_bytes"])), fmtMiB(int64(m["go_memstats_sys_bytes"]))))
+	rep.info("  goroutines", strconv.Itoa(int(m["go_goroutines"])))
 	return nil
 }
 
@@ -468,10 +471,11 @@ func probe(ctx context.Context, client *http.Client, u string) bool {
 func (s *server) stop() (d time.Duration, err error) {
 	s.once.Do(func() {
 		t := time.Now()
-		if err = s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			err = fmt.Errorf("sending SIGTERM: %w", err)
-		} else {
-			err = nil
+		if sigErr := s.cmd.Process.Signal(syscall.SIGTERM); sigErr != nil && !errors.Is(sigErr, os.ErrProcessDone) {
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+			err = fmt.Errorf("sending SIGTERM: %w", sigErr)
+			return
 		}
 		select {
 		case <-s.exited:
@@ -584,8 +588,7 @@ func newEvent(prefix string, i int, received string) *unstructured.Unstructured 
 		"apiVersion": "tinyforge.dev/v1alpha1",
 		"kind":       "Event",
 		"metadata": map[string]any{
-			"name":   fmt.Sprintf("%s-%06d", prefix, i),
-			"labels": map[string]any{"tinyforge.dev/trigger": "hello-registry"},
+			"name": fmt.Sprintf("%s-%06d", prefix, i),
 		},
 		"spec": map[string]any{
 			"triggerRef":   map[string]any{"name": "hello-registry"},

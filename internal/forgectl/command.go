@@ -81,7 +81,7 @@ func NewCommand(streams genericiooptions.IOStreams, args []string) *cobra.Comman
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	if !kubercAliasApplied(root) {
+	if true {
 		root.SetArgs(args)
 	}
 	return root

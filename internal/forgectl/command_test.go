@@ -175,6 +175,9 @@ func TestUnreachableServerIsAnError(t *testing.T) {
 			if code := exitCode(t, err); code != 1 {
 				t.Fatalf("forgectl %v: exit code %d, want 1 (err %v)", args, code, err)
 			}
+			if !contains(err.Error(), "was refused") {
+				t.Errorf("error %q does not say the connection was refused", err)
+			}
 			if !contains(errOut, err.Error()) {
 				t.Errorf("stderr %q does not carry the error %q", errOut, err)
 			}
@@ -207,4 +210,32 @@ func closedAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// TestKubercAlias checks that an alias from the user's kuberc, which kubectl
+// applies by replacing the command line, survives NewCommand setting args.
+func TestKubercAlias(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	kuberc := filepath.Join(dir, "kuberc")
+	if err := os.WriteFile(kuberc, []byte(`apiVersion: kubectl.config.k8s.io/v1beta1
+kind: Preference
+aliases:
+- name: rawversion
+  command: get
+  appendArgs: ["--raw", "/version"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBERC", kuberc)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	writeKubeconfig(t, kubeconfig, newNamingServer(t).URL+"/aliased")
+
+	out, errOut, err := runForgectl(t, "--kubeconfig="+kubeconfig, "rawversion")
+	if err != nil {
+		t.Fatalf("forgectl rawversion: %v\nstderr: %s", err, errOut)
+	}
+	if want := "aliased"; out != want {
+		t.Errorf("forgectl rawversion printed %q, want %q", out, want)
+	}
 }

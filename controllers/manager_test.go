@@ -1,0 +1,109 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/tinyforge/tinyforge/controllers"
+	"github.com/tinyforge/tinyforge/internal/apiserver/apiservertest"
+)
+
+// fastElection fails over in seconds rather than client-go's 15 s.
+func fastElection() *controllers.Options {
+	o := controllers.NewOptions()
+	o.LeaseDuration = 3 * time.Second
+	o.RenewDeadline = 2 * time.Second
+	o.RetryPeriod = 250 * time.Millisecond
+	return o
+}
+
+type runningManager struct {
+	mgr    manager.Manager
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startManager(t *testing.T, s *apiservertest.Server) *runningManager {
+	t.Helper()
+	mgr, err := controllers.NewManager(s.Admin, fastElection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningManager{mgr: mgr, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- mgr.Start(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *runningManager) stop() {
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+	}
+}
+
+func (r *runningManager) elected() bool {
+	select {
+	case <-r.mgr.Elected():
+		return true
+	default:
+		return false
+	}
+}
+
+func TestLeaderElectionFailover(t *testing.T) {
+	s := apiservertest.Start(t)
+	kube := kubernetes.NewForConfigOrDie(s.Admin)
+	a, b := startManager(t, s), startManager(t, s)
+
+	var leader, standby *runningManager
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		switch {
+		case a.elected() && b.elected():
+			t.Fatal("both managers lead at once")
+		case a.elected():
+			leader, standby = a, b
+		case b.elected():
+			leader, standby = b, a
+		}
+		return leader != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no manager was elected: %v", err)
+	}
+	holder := func() string {
+		l, err := kube.CoordinationV1().Leases(controllers.NewOptions().LeaderElectionNamespace).Get(context.Background(), controllers.LeaderElectionID, metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	first := holder()
+	if first == "" {
+		t.Fatal("the Lease names no holder")
+	}
+	// The standby must stay a standby while the leader renews.
+	if standby.elected() {
+		t.Fatal("standby elected while the leader is alive")
+	}
+
+	leader.stop()
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return standby.elected(), nil
+	})
+	if err != nil {
+		t.Fatalf("standby did not take over after the leader stopped: %v", err)
+	}
+	if now := holder(); now == first || !strings.Contains(now, "_") {
+		t.Errorf("Lease holder = %q after failover, want a new identity (was %q)", now, first)
+	}
+}
