@@ -1,4 +1,3 @@
-// Command forgectl is kubectl pre-wired to TinyForge, plus TinyForge's own verbs.
 package main
 
 import (

@@ -70,6 +70,10 @@ func NewCommand(streams genericiooptions.IOStreams, args []string) *cobra.Comman
 	root.PersistentFlags().Var(&dataDirValue{selection: selection}, dataDirFlag,
 		"TinyForge data directory: use the admin kubeconfig its server wrote there (<dir>/"+datadir.KubeconfigFile+"). "+
 			"Overrides $KUBECONFIG, not --kubeconfig.")
+	cmdutil.CheckErr(root.RegisterFlagCompletionFunc(dataDirFlag,
+		func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		}))
 	selection.kubeconfigFlags = []*pflag.Flag{
 		root.PersistentFlags().Lookup("kubeconfig"),
 		configCmd.PersistentFlags().Lookup("kubeconfig"),
@@ -81,7 +85,7 @@ func NewCommand(streams genericiooptions.IOStreams, args []string) *cobra.Comman
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	if true {
+	if !kubercAliasApplied(root) {
 		root.SetArgs(args)
 	}
 	return root
@@ -134,11 +138,11 @@ func renameKubectl(root *cobra.Command) {
 	walk(root)
 }
 
-// replaceSubcommand removes root's child called name and adds with in its
+// replaceSubcommand removes root's child called child and adds with in its
 // place, if with is not nil.
-func replaceSubcommand(root *cobra.Command, name string, with *cobra.Command) {
+func replaceSubcommand(root *cobra.Command, child string, with *cobra.Command) {
 	for _, c := range root.Commands() {
-		if c.Name() == name {
+		if c.Name() == child {
 			root.RemoveCommand(c)
 		}
 	}
@@ -160,6 +164,8 @@ type teeBoolValue struct {
 	pflag.Value
 	also *bool
 }
+
+var _ pflag.Value = (*teeBoolValue)(nil)
 
 func (v *teeBoolValue) Set(s string) error {
 	if err := v.Value.Set(s); err != nil {

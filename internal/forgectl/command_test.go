@@ -4,8 +4,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func contains(s, substr string) bool { return strings.Contains(s, substr) }
@@ -237,5 +241,43 @@ aliases:
 	}
 	if want := "aliased"; out != want {
 		t.Errorf("forgectl rawversion printed %q, want %q", out, want)
+	}
+}
+
+func TestTeeBoolValue(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{name: "unset", args: nil, want: false},
+		{name: "bare flag", args: []string{"--b"}, want: true},
+		{name: "explicit false", args: []string{"--b=false"}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var theirs, ours bool
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			fs.BoolVar(&theirs, "b", false, "")
+			fl := fs.Lookup("b")
+			fl.Value = &teeBoolValue{Value: fl.Value, also: &ours}
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if theirs != tt.want || ours != tt.want {
+				t.Errorf("theirs %t, ours %t, want both %t", theirs, ours, tt.want)
+			}
+		})
+	}
+}
+
+func TestDataDirCompletesDirectories(t *testing.T) {
+	isolate(t)
+	out, _, err := runForgectl(t, "__complete", "--data-dir", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ":" + strconv.Itoa(int(cobra.ShellCompDirectiveFilterDirs)); !contains(out, want) {
+		t.Errorf("completion of --data-dir printed %q, want directive %s", out, want)
 	}
 }
