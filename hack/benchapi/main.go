@@ -86,6 +86,8 @@ type options struct {
 	connMode     string
 	readyTimeout time.Duration
 	loadTimeout  time.Duration
+	cpuProfile   string
+	profileFor   time.Duration
 }
 
 func parseFlags() (options, error) {
@@ -101,6 +103,8 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.connMode, "conns", "shared", "API client connections: shared (one HTTP/2 connection, client-go's default) or per-client.")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "Longest wait for /readyz after a start.")
 	flag.DurationVar(&o.loadTimeout, "load-timeout", 5*time.Minute, "Longest run of one load phase.")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the server, taken during the API creates, to this file (go tool pprof bin/tinyforge FILE).")
+	flag.DurationVar(&o.profileFor, "cpuprofile-for", 10*time.Second, "Length of the -cpuprofile profile; keep it shorter than the creates.")
 	flag.Parse()
 	if o.etcdPuts == 0 {
 		o.etcdPuts = o.creates
@@ -112,8 +116,8 @@ func parseFlags() (options, error) {
 		return o, errors.New("-creates, -concurrency, -starts, -etcd-puts and -value-size must be positive, -rss-events not negative")
 	case o.connMode != "shared" && o.connMode != "per-client":
 		return o, fmt.Errorf("-conns %q: want shared or per-client", o.connMode)
-	case o.idle < 0 || o.readyTimeout <= 0 || o.loadTimeout <= 0:
-		return o, errors.New("-idle must not be negative, -ready-timeout and -load-timeout must be positive")
+	case o.idle < 0 || o.readyTimeout <= 0 || o.loadTimeout <= 0 || o.profileFor < time.Second:
+		return o, errors.New("-idle must not be negative, -ready-timeout and -load-timeout must be positive, -cpuprofile-for at least 1s")
 	}
 	bin, err := filepath.Abs(o.tinyforge)
 	if err != nil {
@@ -259,12 +263,12 @@ func benchLoad(ctx context.Context, o options, srv *server, rep *report) error {
 		return err
 	}
 
-	apiRate, err := benchAPI(ctx, o, srv, clients, rep)
+	apiRate, err := benchAPI(ctx, o, srv, restCfg, clients, rep)
 	if err != nil {
 		return err
 	}
-	if vmRSS, _, err := srv.rss(); err == nil {
-		rep.info(fmt.Sprintf("RSS right after the %d creates", o.creates), fmtMiB(vmRSS))
+	if m, err := srv.mem(); err == nil {
+		rep.info(fmt.Sprintf("RSS right after the %d creates", o.creates), fmtMiB(m.rss))
 	}
 	etcdRate, err := benchEtcd(ctx, o, srv, rep)
 	if err != nil {
@@ -280,41 +284,61 @@ func idleRSS(ctx context.Context, o options, srv *server, restCfg *rest.Config, 
 	if err := sleep(ctx, o.idle); err != nil {
 		return err
 	}
-	vmRSS, vmHWM, err := srv.rss()
+	m, err := srv.mem()
 	if err != nil {
 		return err
 	}
 	label := fmt.Sprintf("idle RSS after %s, %s", o.idle, what)
 	if what == "0 Events" {
-		rep.info(label, fmtMiB(vmRSS))
+		rep.info(label, fmtMiB(m.rss))
 	} else {
-		rep.check(label, fmtMiB(vmRSS), fmt.Sprintf("< %d MiB", targetIdleRSSMiB), vmRSS < targetIdleRSSMiB<<20)
+		rep.check(label, fmtMiB(m.rss), fmt.Sprintf("< %d MiB", targetIdleRSSMiB), m.rss < targetIdleRSSMiB<<20)
 	}
-	rep.info("  peak RSS so far", fmtMiB(vmHWM))
-	m, err := goMetrics(ctx, restCfg)
+	rep.info("  anonymous / file-backed", fmt.Sprintf("%s / %s", fmtMiB(m.anon), fmtMiB(m.file)))
+	rep.info("  peak RSS so far", fmtMiB(m.hwm))
+	g, err := goMetrics(ctx, restCfg)
 	if err != nil {
 		rep.note("no Go runtime figures with %s: %v", what, err)
 		return nil
 	}
 	rep.info("  Go heap in use / from the OS", fmt.Sprintf("%s / %s",
-		fmtMiB(int64(m["go_memstats_heap_inuse_bytes"])), fmtMiB(int64(m["go_memstats_sys_bytes"]))))
-	rep.info("  goroutines", strconv.Itoa(int(m["go_goroutines"])))
+		fmtMiB(int64(g["go_memstats_heap_inuse_bytes"])), fmtMiB(int64(g["go_memstats_sys_bytes"]))))
+	rep.info("  goroutines", strconv.Itoa(int(g["go_goroutines"])))
 	return nil
 }
 
 // benchAPI creates o.creates Events through the API and reports the rate.
-func benchAPI(ctx context.Context, o options, srv *server, clients []dynamic.ResourceInterface, rep *report) (float64, error) {
+func benchAPI(ctx context.Context, o options, srv *server, restCfg *rest.Config, clients []dynamic.ResourceInterface, rep *report) (float64, error) {
+	if o.cpuProfile != "" {
+		profiled := make(chan error, 1)
+		go func() { profiled <- cpuProfile(ctx, restCfg, o.profileFor, o.cpuProfile) }()
+		defer func() {
+			if err := <-profiled; err != nil {
+				rep.note("CPU profile: %v", err)
+			} else {
+				rep.note("CPU profile of the server during the creates: %s", o.cpuProfile)
+			}
+		}()
+	}
 	logBefore := srv.logSize()
+	srvCPU, _ := srv.cpu()
+	ownCPU := selfCPU()
 	progress("creating %d Events with %d clients", o.creates, o.concurrency)
 	res := runLoad(ctx, o.creates, o.concurrency, o.loadTimeout, createEvent(clients, "bench"))
 	if err := res.err(); err != nil {
 		return 0, fmt.Errorf("API creates: %w", err)
 	}
+	srvCPUAfter, err := srv.cpu()
+	if err != nil {
+		return 0, err
+	}
+	ownCPU = selfCPU() - ownCPU
 	rate := res.rate()
 	rep.check(fmt.Sprintf("API Event creates/s (%d, %d clients)", o.creates, o.concurrency),
 		fmt.Sprintf("%.0f/s", rate), fmt.Sprintf(">= %d/s", targetCreatesPS), rate >= targetCreatesPS)
 	rep.info("  API create latency p50 / p99 / max", res.latencies())
 	rep.info("  server log written during creates", fmt.Sprintf("%d bytes", srv.logSize()-logBefore))
+	rep.info("  CPU used: server / benchapi", cpuShare(srvCPUAfter-srvCPU, res)+" / "+cpuShare(ownCPU, res))
 	return rate, nil
 }
 
@@ -489,37 +513,78 @@ func (s *server) stop() (d time.Duration, err error) {
 	return d, err
 }
 
-// rss reads VmRSS and VmHWM, in bytes, from /proc/PID/status.
-func (s *server) rss() (vmRSS, vmHWM int64, err error) {
+// memStatus is the server's memory as /proc/PID/status tells it, in bytes.
+type memStatus struct {
+	rss, hwm, anon, file int64
+}
+
+// mem reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
+func (s *server) mem() (memStatus, error) {
 	path := fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid)
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading the server's RSS: %w", err)
+		return memStatus{}, fmt.Errorf("reading the server's RSS: %w", err)
 	}
 	defer f.Close()
+	var m memStatus
+	fields := map[string]*int64{"VmRSS": &m.rss, "VmHWM": &m.hwm, "RssAnon": &m.anon, "RssFile": &m.file}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		dst := fields[name]
+		if !ok || dst == nil {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("parsing %s in %s: %w", name, path, err)
+			return memStatus{}, fmt.Errorf("parsing %s in %s: %w", name, path, err)
 		}
-		if name == "VmRSS" {
-			vmRSS = kb << 10
-		} else {
-			vmHWM = kb << 10
-		}
+		*dst = kb << 10
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, fmt.Errorf("reading %s: %w", path, err)
+		return memStatus{}, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if vmRSS == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS in %s", path)
+	if m.rss == 0 {
+		return memStatus{}, fmt.Errorf("no VmRSS in %s", path)
 	}
-	return vmRSS, vmHWM, nil
+	return m, nil
+}
+
+// userHZ is the unit of the CPU times in /proc/PID/stat; Linux fixes it at
+// 100 for user space whatever the kernel's own tick rate.
+const userHZ = 100
+
+// cpu returns the CPU time, user plus system, the server has used so far.
+func (s *server) cpu() (time.Duration, error) {
+	path := fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("reading the server's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("unexpected %s", path)
+	}
+	var ticks int64
+	for _, field := range f[11:13] { // utime and stime, fields 14 and 15
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %s: %w", path, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// selfCPU is the CPU time, user plus system, benchapi has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (s *server) logSize() int64 {
@@ -646,6 +711,39 @@ func goMetrics(ctx context.Context, cfg *rest.Config) (map[string]float64, error
 		return nil, errors.New("/metrics lacks the Go runtime gauges")
 	}
 	return got, nil
+}
+
+// cpuProfile fetches a CPU profile of length d from the server's
+// /debug/pprof and writes it to path.
+func cpuProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path string) error {
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("building a profile client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d+opTimeout)
+	defer cancel()
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching the profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching the profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // ---- etcd ----
@@ -848,6 +946,12 @@ func fmtDur(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// cpuShare formats CPU time spent during a load run as cores busy and CPU
+// time per operation.
+func cpuShare(used time.Duration, r loadResult) string {
+	return fmt.Sprintf("%.2f cores, %s per op", used.Seconds()/r.elapsed.Seconds(), fmtDur(used/time.Duration(max(1, r.ok))))
 }
 
 func fmtMiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

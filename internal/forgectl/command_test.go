@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func contains(s, substr string) bool { return strings.Contains(s, substr) }
-
 func TestHelpSaysForgectl(t *testing.T) {
 	tests := []struct {
 		name    string

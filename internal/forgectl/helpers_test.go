@@ -81,6 +81,8 @@ func newNamingServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+func contains(s, substr string) bool { return strings.Contains(s, substr) }
+
 func discardStreams() genericiooptions.IOStreams {
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
 	return streams

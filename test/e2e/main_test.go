@@ -194,11 +194,11 @@ func (s *server) stop() {
 
 // forgectl runs forgectl against the server and returns stdout, failing the
 // test on a non-zero exit.
-func (s *server) forgectl(args ...string) string {
-	s.t.Helper()
+func (s *server) forgectl(t *testing.T, args ...string) string {
+	t.Helper()
 	out, errOut, err := s.tryForgectl(nil, args...)
 	if err != nil {
-		s.t.Fatalf("forgectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+		t.Fatalf("forgectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
 	}
 	return out
 }

@@ -42,7 +42,7 @@ spec:
 // resourceVersions maps kind/name to resourceVersion for the test objects.
 func resourceVersions(t *testing.T, s *server) map[string]string {
 	t.Helper()
-	out := s.forgectl("get", "namespace/persist", "configmap/settings", "rollouts.tinyforge.dev/web-1", "-n", "persist",
+	out := s.forgectl(t, "get", "namespace/persist", "configmap/settings", "rollouts.tinyforge.dev/web-1", "-n", "persist",
 		"-o", `jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\n"}{end}`)
 	rvs := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -79,7 +79,7 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 			t.Errorf("%s: resourceVersion %s before restart, %s after", k, v, after[k])
 		}
 	}
-	if got := s2.forgectl("get", "configmap/settings", "-n", "persist", "-o", "jsonpath={.data.greeting}"); got != "hello" {
+	if got := s2.forgectl(t, "get", "configmap/settings", "-n", "persist", "-o", "jsonpath={.data.greeting}"); got != "hello" {
 		t.Errorf("configmap data after restart = %q", got)
 	}
 }
