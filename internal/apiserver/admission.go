@@ -143,6 +143,9 @@ func validatePluginConfig[P pluginValidator](obj *unstructured.Unstructured, bas
 	kind, _, _ := unstructured.NestedString(obj.Object, pathElems(kindPath)...)
 	p, err := lookup(kind)
 	if err != nil {
+		if len(known()) == 0 {
+			return field.ErrorList{field.Invalid(kindPath, kind, "no plugin of this sort is built into this server")}
+		}
 		return field.ErrorList{field.NotSupported(kindPath, kind, known())}
 	}
 	configPath := base.Child("config")
