@@ -9,12 +9,15 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
+	"github.com/tinyforge/tinyforge/controllers/namespace"
 )
 
 // LeaderElectionID names the Lease the managers compete for.
@@ -101,6 +104,9 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 		RetryPeriod:                   &o.RetryPeriod,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		// Names are unique within one manager anyway; tests run several
+		// managers in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	}
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
@@ -121,5 +127,8 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 // setupControllers registers every controller with mgr. Each resource's
 // controller package adds itself here.
 func setupControllers(mgr manager.Manager) error {
+	if err := (&namespace.Reconciler{}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the namespace controller: %w", err)
+	}
 	return nil
 }

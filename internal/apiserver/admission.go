@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
+	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,15 +15,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 	"github.com/tinyforge/tinyforge/plugins"
 )
-
-// namespaceCacheTTL is how long a namespace seen to exist is trusted
-// without asking etcd again.
-const namespaceCacheTTL = 5 * time.Second
 
 // tinyforgeAdmission is TinyForge's whole admission chain:
 //   - objects may only be created in namespaces that exist;
@@ -35,11 +34,10 @@ type tinyforgeAdmission struct {
 	*admission.Handler
 	// namespaces reads a namespace from storage; set once storage exists.
 	namespaces func(ctx context.Context, name string) (*metav1.ObjectMeta, error)
+	// namespaceLister caches namespaces once its informer has synced.
+	namespaceLister atomic.Pointer[corelisters.NamespaceLister]
 	// dynamic reads Triggers when a TriggerBinding's override is checked.
 	dynamic func() (dynamic.Interface, error)
-
-	mu   sync.Mutex
-	seen map[string]time.Time
 }
 
 var _ admission.ValidationInterface = (*tinyforgeAdmission)(nil)
@@ -47,7 +45,6 @@ var _ admission.ValidationInterface = (*tinyforgeAdmission)(nil)
 func newAdmission() *tinyforgeAdmission {
 	return &tinyforgeAdmission{
 		Handler: admission.NewHandler(admission.Create, admission.Update, admission.Delete),
-		seen:    map[string]time.Time{},
 	}
 }
 
@@ -58,6 +55,9 @@ var (
 	sourceKindKind     = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindSourceKind).GroupKind()
 	triggerKindKind    = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerKind).GroupKind()
 	triggersResource   = tinyforgev1alpha1.GroupVersion.WithResource("triggers")
+	namespacesResource = schema.GroupResource{Resource: "namespaces"}
+	// protectedNamespaces hold the server's own objects.
+	protectedNamespaces = map[string]bool{metav1.NamespaceDefault: true, SystemNamespace: true}
 )
 
 // Validate implements admission.ValidationInterface.
@@ -66,7 +66,13 @@ func (a *tinyforgeAdmission) Validate(ctx context.Context, attr admission.Attrib
 	if gk == sourceKindKind || gk == triggerKindKind {
 		return a.serverOnly(attr)
 	}
-	if attr.GetOperation() == admission.Delete || attr.GetSubresource() != "" {
+	if attr.GetOperation() == admission.Delete {
+		if attr.GetResource().GroupResource() == namespacesResource && protectedNamespaces[attr.GetName()] {
+			return apierrors.NewForbidden(namespacesResource, attr.GetName(), errors.New("this namespace is part of TinyForge and cannot be deleted"))
+		}
+		return nil
+	}
+	if attr.GetSubresource() != "" {
 		return nil
 	}
 	if attr.GetOperation() == admission.Create && attr.GetNamespace() != "" && attr.GetResource().Resource != "namespaces" {
@@ -105,29 +111,46 @@ func (a *tinyforgeAdmission) serverOnly(attr admission.Attributes) error {
 }
 
 func (a *tinyforgeAdmission) namespaceExists(ctx context.Context, ns string) error {
-	a.mu.Lock()
-	at, ok := a.seen[ns]
-	a.mu.Unlock()
-	if ok && time.Since(at) < namespaceCacheTTL {
-		return nil
-	}
-	if a.namespaces == nil {
-		return nil
-	}
-	m, err := a.namespaces(ctx, ns)
+	m, err := a.namespace(ctx, ns)
 	if apierrors.IsNotFound(err) {
-		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, ns)
+		return apierrors.NewNotFound(namespacesResource, ns)
 	}
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("checking namespace %q: %w", ns, err))
 	}
 	if m.DeletionTimestamp != nil {
-		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, ns,
-			fmt.Errorf("namespace %s is being terminated", ns))
+		return apierrors.NewForbidden(namespacesResource, ns, fmt.Errorf("namespace %s is being terminated", ns))
 	}
-	a.mu.Lock()
-	a.seen[ns] = time.Now()
-	a.mu.Unlock()
+	return nil
+}
+
+// namespace reads a namespace from the informer's cache, or from storage
+// when the cache is not running yet or has not seen it (just created).
+func (a *tinyforgeAdmission) namespace(ctx context.Context, name string) (*metav1.ObjectMeta, error) {
+	if l := a.namespaceLister.Load(); l != nil {
+		if ns, err := (*l).Get(name); err == nil {
+			return &ns.ObjectMeta, nil
+		}
+	}
+	if a.namespaces == nil {
+		return &metav1.ObjectMeta{Name: name}, nil
+	}
+	return a.namespaces(ctx, name)
+}
+
+// startNamespaceInformer feeds the namespace cache once the server serves.
+func (a *tinyforgeAdmission) startNamespaceInformer(hc genericapiserver.PostStartHookContext) error {
+	kube, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	f := informers.NewSharedInformerFactory(kube, 0)
+	lister := f.Core().V1().Namespaces().Lister()
+	f.Start(hc.Done())
+	go func() {
+		f.WaitForCacheSync(hc.Done())
+		a.namespaceLister.Store(&lister)
+	}()
 	return nil
 }
 

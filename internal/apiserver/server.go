@@ -74,6 +74,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := newGroupDiscovery(crd).register(s.Generic); err != nil {
 		return nil, err
 	}
+	if err := s.Generic.AddPostStartHook("tinyforge-namespace-informer", c.core.admission.startNamespaceInformer); err != nil {
+		return nil, err
+	}
 	if err := s.Generic.AddPostStartHook("tinyforge-bootstrap", bootstrap); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package corestore
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -14,6 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
+
+// NamespaceFinalizer holds a namespace being deleted until TinyForge's
+// namespace controller has deleted its contents.
+const NamespaceFinalizer = "tinyforge.dev/namespace-contents"
 
 // maxDataBytes bounds a Secret's or ConfigMap's payload, as Kubernetes does.
 const maxDataBytes = 1 << 20
@@ -55,7 +60,13 @@ var resources = []*resource{
 		prepareCreate: func(o runtime.Object) {
 			ns := o.(*corev1.Namespace)
 			ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+			// Deleting a namespace waits until the namespace controller
+			// has deleted everything in it.
+			if !slices.Contains(ns.Finalizers, NamespaceFinalizer) {
+				ns.Finalizers = append(ns.Finalizers, NamespaceFinalizer)
+			}
 		},
+
 		validate: func(o runtime.Object) field.ErrorList {
 			ns := o.(*corev1.Namespace)
 			return apivalidation.ValidateObjectMeta(&ns.ObjectMeta, false, apivalidation.ValidateNamespaceName, field.NewPath("metadata"))

@@ -44,6 +44,7 @@ func newREST(r *resource, getter generic.RESTOptionsGetter) (*REST, error) {
 		DeleteStrategy:            s,
 		TableConvertor:            newTable(r),
 	}
+
 	opts := &generic.StoreOptions{RESTOptions: getter, AttrFunc: s.attrs}
 	if err := store.CompleteWithOptions(opts); err != nil {
 		return nil, fmt.Errorf("building storage for %s: %w", gr, err)

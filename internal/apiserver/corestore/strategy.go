@@ -3,6 +3,7 @@ package corestore
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -45,9 +46,14 @@ func (s strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	if s.r.normalize != nil {
 		s.r.normalize(obj)
 	}
-	// A namespace's phase is not the client's to change.
-	if s.r.prepareCreate != nil && s.r.name == "namespaces" {
-		s.r.prepareCreate(obj)
+	// A namespace's phase is not the client's to change: it follows from
+	// whether the namespace is being deleted (the namespace controller's
+	// first update after the delete records it).
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		ns.Status = old.(*corev1.Namespace).Status
+		if ns.DeletionTimestamp != nil {
+			ns.Status.Phase = corev1.NamespaceTerminating
+		}
 	}
 }
 
