@@ -83,14 +83,24 @@ type GitEvent struct {
 	ChangedPaths []string
 }
 
-// Branch returns the branch name when Ref is a branch (refs/heads/…).
+// Branch returns the branch name when Ref is a branch (refs/heads/…), and
+// "", false otherwise.
 func (g *GitEvent) Branch() (string, bool) {
-	return strings.CutPrefix(g.Ref, "refs/heads/")
+	return cutRef(g.Ref, "refs/heads/")
 }
 
-// Tag returns the tag name when Ref is a tag (refs/tags/…).
+// Tag returns the tag name when Ref is a tag (refs/tags/…), and "", false
+// otherwise.
 func (g *GitEvent) Tag() (string, bool) {
-	return strings.CutPrefix(g.Ref, "refs/tags/")
+	return cutRef(g.Ref, "refs/tags/")
+}
+
+func cutRef(ref, prefix string) (string, bool) {
+	name, ok := strings.CutPrefix(ref, prefix)
+	if !ok || name == "" {
+		return "", false
+	}
+	return name, true
 }
 
 // GitRef returns the repository, ref and commit, as a DeploymentIntent

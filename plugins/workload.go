@@ -46,12 +46,12 @@ type Workload struct {
 }
 
 // NamespacedName returns the Workload's namespace and name.
-func (w *Workload) NamespacedName() types.NamespacedName {
+func (w Workload) NamespacedName() types.NamespacedName {
 	return types.NamespacedName{Namespace: w.Namespace, Name: w.Name}
 }
 
 // EnvStrings returns Env as Docker wants it: NAME=value, in order.
-func (w *Workload) EnvStrings() []string {
+func (w Workload) EnvStrings() []string {
 	if len(w.Env) == 0 {
 		return nil
 	}

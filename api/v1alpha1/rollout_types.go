@@ -120,13 +120,14 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workloadRef is immutable"
 	WorkloadRef LocalObjectReference `json:"workloadRef"`
 
-	// revision to deploy: an image digest, a git commit or a config hash, as
-	// the source plugin names its revisions.
-	// +required
-	// +kubebuilder:validation:MinLength=1
+	// revision pins what to deploy: an image digest, a git commit or a config
+	// hash, as the source plugin names its revisions. Empty means the
+	// workload's current spec, resolved by the source at deploy time (a
+	// config change or a cron redeploy); status.revision says what it was.
+	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="revision is immutable"
-	Revision string `json:"revision"`
+	Revision string `json:"revision,omitempty"`
 
 	// reason the Rollout was created.
 	// +required
@@ -196,6 +197,11 @@ type RolloutStatus struct {
 	// +optional
 	Phase RolloutPhase `json:"phase,omitempty"`
 
+	// revision is what the deploy resolved and ran, or tried to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Revision string `json:"revision,omitempty"`
+
 	// previousRevision is the revision that served when the deploy started,
 	// the one a failure leaves serving.
 	// +optional
@@ -245,7 +251,8 @@ type ServiceStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=ro,categories=tinyforge
 // +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.workloadRef.name`
-// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.spec.revision`
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Pinned",type=string,priority=1,JSONPath=`.spec.revision`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.spec.reason`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.message`

@@ -92,9 +92,9 @@ func TestForgectl(t *testing.T) {
 	})
 
 	t.Run("get by short name, category, label and output format", func(t *testing.T) {
-		mustContain(t, "get ro", s.forgectl(t, "get", "ro"), "web-1", "web", "sha256:111")
+		mustContain(t, "get ro", s.forgectl(t, "get", "ro"), "web-1", "web")
 		mustContain(t, "get tinyforge", s.forgectl(t, "get", "tinyforge"), "rollout.tinyforge.dev/web-1")
-		mustContain(t, "get -o wide", s.forgectl(t, "get", "ro", "-o", "wide"), "REASON", "ConfigChange")
+		mustContain(t, "get -o wide", s.forgectl(t, "get", "ro", "-o", "wide"), "REASON", "ConfigChange", "PINNED", "sha256:111")
 		mustContain(t, "get -o yaml", s.forgectl(t, "get", "ro/web-1", "-o", "yaml"), "kind: Rollout", "team: a")
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(s.forgectl(t, "get", "rollout/web-1", "-o", "json")), &obj); err != nil {
