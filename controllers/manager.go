@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 	"github.com/tinyforge/tinyforge/controllers/namespace"
+	"github.com/tinyforge/tinyforge/controllers/workload"
+	"github.com/tinyforge/tinyforge/internal/docker"
+	"github.com/tinyforge/tinyforge/plugins"
 )
 
 // LeaderElectionID names the Lease the managers compete for.
@@ -35,6 +39,17 @@ type Options struct {
 	// MetricsBindAddress and HealthProbeBindAddress serve the manager's own
 	// endpoints; "0" turns them off.
 	MetricsBindAddress, HealthProbeBindAddress string
+	// ResyncPeriod is how often every workload is checked against Docker
+	// even when nothing happened.
+	ResyncPeriod time.Duration
+
+	// Docker is the daemon the controllers act on; nil connects to the one
+	// in the environment (DOCKER_HOST or the local socket).
+	Docker docker.API
+	// Routes is the proxy's route table; nil when no proxy runs here.
+	Routes plugins.RouteTable
+	// URLFor builds a workload's status.url from a route's host and path.
+	URLFor func(host, pathPrefix string) string
 }
 
 // NewOptions returns client-go's leader-election defaults.
@@ -47,6 +62,7 @@ func NewOptions() *Options {
 		RetryPeriod:             2 * time.Second,
 		MetricsBindAddress:      "0",
 		HealthProbeBindAddress:  "0",
+		ResyncPeriod:            5 * time.Minute,
 	}
 }
 
@@ -58,6 +74,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader retries renewing before giving up leadership.")
 	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the controllers' own /metrics; 0 turns it off.")
+	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often every workload's containers are checked against its spec even when nothing happened.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the controllers' /healthz and /readyz; 0 turns it off.")
 }
 
@@ -118,7 +135,7 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := setupControllers(mgr); err != nil {
+	if err := setupControllers(mgr, o); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -126,9 +143,29 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 
 // setupControllers registers every controller with mgr. Each resource's
 // controller package adds itself here.
-func setupControllers(mgr manager.Manager) error {
+func setupControllers(mgr manager.Manager, o *Options) error {
 	if err := (&namespace.Reconciler{}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the namespace controller: %w", err)
+	}
+	dockerAPI := o.Docker
+	if dockerAPI == nil {
+		c, err := docker.New()
+		if err != nil {
+			return fmt.Errorf("creating the Docker client: %w", err)
+		}
+		dockerAPI = c
+	}
+	wr := &workload.Reconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Docker:       dockerAPI,
+		Routes:       o.Routes,
+		Recorder:     mgr.GetEventRecorderFor("workload-controller"), //nolint:staticcheck // our server serves core/v1 Events, not events.k8s.io
+		ResyncPeriod: o.ResyncPeriod,
+		URLFor:       o.URLFor,
+	}
+	if err := wr.SetupWithManager(context.Background(), mgr); err != nil {
+		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
 	return nil
 }

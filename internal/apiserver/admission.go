@@ -40,7 +40,37 @@ type tinyforgeAdmission struct {
 	dynamic func() (dynamic.Interface, error)
 }
 
-var _ admission.ValidationInterface = (*tinyforgeAdmission)(nil)
+var (
+	_ admission.ValidationInterface = (*tinyforgeAdmission)(nil)
+	_ admission.MutationInterface   = (*tinyforgeAdmission)(nil)
+)
+
+// LabelRolloutWorkload is set on every Rollout to its spec.workloadRef.name,
+// so the workload controller and users select a workload's Rollouts by label.
+const LabelRolloutWorkload = "tinyforge.dev/workload"
+
+// Admit labels Rollouts with their workload.
+func (a *tinyforgeAdmission) Admit(_ context.Context, attr admission.Attributes, _ admission.ObjectInterfaces) error {
+	if attr.GetKind().GroupKind() != rolloutKind || attr.GetSubresource() != "" ||
+		(attr.GetOperation() != admission.Create && attr.GetOperation() != admission.Update) {
+		return nil
+	}
+	obj, ok := attr.GetObject().(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	name, _, _ := unstructured.NestedString(obj.Object, "spec", "workloadRef", "name")
+	if name == "" {
+		return nil
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelRolloutWorkload] = name
+	obj.SetLabels(labels)
+	return nil
+}
 
 func newAdmission() *tinyforgeAdmission {
 	return &tinyforgeAdmission{
@@ -54,6 +84,7 @@ var (
 	triggerBindingKind = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerBinding).GroupKind()
 	sourceKindKind     = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindSourceKind).GroupKind()
 	triggerKindKind    = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerKind).GroupKind()
+	rolloutKind        = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindRollout).GroupKind()
 	triggersResource   = tinyforgev1alpha1.GroupVersion.WithResource("triggers")
 	namespacesResource = schema.GroupResource{Resource: "namespaces"}
 	// protectedNamespaces hold the server's own objects.
