@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,20 +17,38 @@ import (
 
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/apiserver"
+	"github.com/tinyforge/tinyforge/internal/proxy"
 )
 
 func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	apiOpts := apiserver.NewOptions(out, errOut)
 	ctrlOpts := controllers.NewOptions()
+	proxyOpts := &proxy.Options{}
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run etcd, the API server and the controllers in one process",
+		Short: "Run etcd, the API server, the controllers and the proxy in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := ctrlOpts.Validate(); err != nil {
 				return err
 			}
-			return runAPIServer(cmd.Context(), out, apiOpts, func(s *apiserver.Server, cancel context.CancelCauseFunc) error {
+			proxyOpts.Complete()
+			if err := proxyOpts.Validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			px, err := proxy.New(*proxyOpts, klog.FromContext(ctx).WithName("proxy"))
+			if err != nil {
+				return fmt.Errorf("starting the proxy: %w", err)
+			}
+			ctrlOpts.Routes = px
+			ctrlOpts.URLFor = proxyURL(px.Addr())
+			return runAPIServer(ctx, out, apiOpts, func(s *apiserver.Server, cancel context.CancelCauseFunc) error {
+				go func() {
+					if err := px.Run(ctx); err != nil {
+						cancel(fmt.Errorf("proxy: %w", err))
+					}
+				}()
 				return s.AddPostStartHook("start-tinyforge-controllers", func(hc genericapiserver.PostStartHookContext) error {
 					mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
 					if err != nil {
@@ -47,7 +66,20 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	}
 	apiOpts.AddFlags(cmd.Flags())
 	ctrlOpts.AddFlags(cmd.Flags())
+	proxyOpts.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// proxyURL builds workload URLs on the proxy's HTTP port.
+func proxyURL(addr string) func(host, pathPrefix string) string {
+	_, port, err := net.SplitHostPort(addr)
+	return func(host, pathPrefix string) string {
+		u := "http://" + host
+		if err == nil && port != "80" {
+			u += ":" + port
+		}
+		return u + pathPrefix
+	}
 }
 
 func newAPIServerCommand(out, errOut io.Writer) *cobra.Command {

@@ -103,13 +103,14 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	ports, err := apiservertest.FreePorts(3)
+	ports, err := apiservertest.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"server", "--data-dir", dataDir,
 		"--secure-port", strconv.Itoa(ports[0]),
 		"--etcd-client-port", strconv.Itoa(ports[1]), "--etcd-peer-port", strconv.Itoa(ports[2]),
+		"--proxy-http-address", "127.0.0.1:" + strconv.Itoa(ports[3]),
 		"--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=250ms",
 	}
 	args = append(args, extraArgs...)
