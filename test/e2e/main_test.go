@@ -77,6 +77,8 @@ type server struct {
 	exitErr  error
 	Admin    *rest.Config
 	Kubeconf string
+	// ProxyAddr is the proxy's HTTP address (host:port).
+	ProxyAddr string
 }
 
 type syncBuffer struct {
@@ -120,6 +122,11 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 func runServer(t *testing.T, dataDir string, args []string) *server {
 	t.Helper()
 	s := &server{t: t, DataDir: dataDir, Args: args, logs: &syncBuffer{}, exited: make(chan struct{})}
+	for i, a := range args {
+		if a == "--proxy-http-address" && i+1 < len(args) {
+			s.ProxyAddr = args[i+1]
+		}
+	}
 	s.cmd = exec.Command(bin.tinyforge, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
