@@ -6,12 +6,15 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -155,6 +158,11 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 		}
 		dockerAPI = c
 	}
+	cluster, err := clusterID(mgr.GetAPIReader(), o.LeaderElectionNamespace)
+	if err != nil {
+		return err
+	}
+	dockerAPI = docker.Scoped(dockerAPI, cluster)
 	wr := &workload.Reconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
@@ -168,4 +176,20 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
 	return nil
+}
+
+// clusterID names this TinyForge cluster on Docker hosts: the UID of its
+// system namespace, like Kubernetes tools use kube-system's. It waits a
+// little for the namespace, which the API server creates at start.
+func clusterID(r client.Reader, namespace string) (string, error) {
+	var ns corev1.Namespace
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = r.Get(ctx, client.ObjectKey{Name: namespace}, &ns)
+		return last == nil, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading namespace %s for the cluster ID: %w", namespace, last)
+	}
+	return string(ns.UID), nil
 }

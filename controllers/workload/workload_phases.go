@@ -79,7 +79,29 @@ func (r *Reconciler) resolveSource(ctx context.Context, s *scope) error {
 	}
 	s.rollouts = list.Items
 	sortNewestFirst(s.rollouts)
+	// The Rollouts are the record of what was deployed: should the status
+	// write after a deploy have been lost, trust them rather than remove the
+	// new revision as a leftover.
+	if ro := lastSucceeded(s.rollouts); ro != nil && ro.Status.Revision != "" && ro.Status.Revision != s.workload.Status.CurrentRevision {
+		s.workload.Status.CurrentRevision = ro.Status.Revision
+		s.plugin.CurrentRevision = ro.Status.Revision
+	}
 	return nil
+}
+
+// lastSucceeded is the Rollout that completed successfully last.
+func lastSucceeded(ros []tinyforgev1alpha1.Rollout) *tinyforgev1alpha1.Rollout {
+	var last *tinyforgev1alpha1.Rollout
+	for i := range ros {
+		ro := &ros[i]
+		if ro.Status.Phase != tinyforgev1alpha1.RolloutPhaseSucceeded || ro.Status.CompletionTime == nil {
+			continue
+		}
+		if last == nil || last.Status.CompletionTime.Before(ro.Status.CompletionTime) {
+			last = ro
+		}
+	}
+	return last
 }
 
 // ensureConfigRollout creates a Rollout when the deploy-relevant spec differs

@@ -18,6 +18,7 @@ import (
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/apiserver"
 	"github.com/tinyforge/tinyforge/internal/proxy"
+	"github.com/tinyforge/tinyforge/plugins/source/image"
 )
 
 func newServerCommand(out, errOut io.Writer) *cobra.Command {
@@ -69,6 +70,9 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	proxyOpts.AddFlags(cmd.Flags())
 	return cmd
 }
+
+// The proxy tells the image source when old backends are idle.
+var _ image.Drainer = (*proxy.Router)(nil)
 
 // proxyURL builds workload URLs on the proxy's HTTP port.
 func proxyURL(addr string) func(host, pathPrefix string) string {

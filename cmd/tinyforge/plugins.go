@@ -1,0 +1,4 @@
+package main
+
+// The built-in source and trigger plugins register themselves here.
+import _ "github.com/tinyforge/tinyforge/plugins/all"

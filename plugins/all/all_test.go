@@ -1,0 +1,18 @@
+package all_test
+
+import (
+	"slices"
+	"testing"
+
+	_ "github.com/tinyforge/tinyforge/plugins/all"
+
+	"github.com/tinyforge/tinyforge/plugins"
+)
+
+func TestBuiltinsRegistered(t *testing.T) {
+	for _, kind := range []string{"image"} {
+		if !slices.Contains(plugins.SourceKinds(), kind) {
+			t.Errorf("source kind %q is not registered; registered: %v", kind, plugins.SourceKinds())
+		}
+	}
+}
