@@ -17,7 +17,7 @@ FUZZTIME ?= 10s
 
 export TINYFORGE_LDFLAGS := $(LDFLAGS)
 
-.PHONY: all build generate manifests openapi verify-generated test test-env unit fuzz run bench fmt vet clean
+.PHONY: all build demo-image generate manifests openapi verify-generated test test-env unit fuzz run bench fmt vet clean
 
 all: build
 
@@ -59,6 +59,10 @@ fuzz: ## Run each fuzz target briefly.
 vet:
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+demo-image: ## Build tinyforge/hello:v1 and :v2 (FROM scratch; nothing is pulled) for the samples.
+	hack/demo-image.sh v1
+	hack/demo-image.sh v2
 
 run: build ## Start the server with its data in the default data dir.
 	bin/tinyforge server
