@@ -15,13 +15,14 @@ var commandGroups = []struct {
 	message string
 	names   []string
 }{
-	// TinyForge's verbs, as addTinyForgeCommands adds them.
-	{"TinyForge Commands:", nil},
+	// TinyForge's verbs, as addTinyForgeCommands adds them; rollout and logs
+	// take the place of kubectl's.
+	{"TinyForge Commands:", []string{"rollout", "logs"}},
 	{"Basic Commands (Beginner):", []string{"create", "expose", "run", "set"}},
 	{"Basic Commands (Intermediate):", []string{"explain", "get", "edit", "delete"}},
-	{"Deploy Commands:", []string{"rollout", "scale", "autoscale"}},
+	{"Deploy Commands:", []string{"scale", "autoscale"}},
 	{"Cluster Management Commands:", []string{"certificate", "cluster-info", "top", "cordon", "uncordon", "drain", "taint"}},
-	{"Troubleshooting and Debugging Commands:", []string{"describe", "logs", "attach", "exec", "port-forward", "proxy", "cp", "auth", "debug", "events"}},
+	{"Troubleshooting and Debugging Commands:", []string{"describe", "attach", "exec", "port-forward", "proxy", "cp", "auth", "debug", "events"}},
 	{"Advanced Commands:", []string{"diff", "apply", "patch", "replace", "wait", "kustomize"}},
 	{"Settings Commands:", []string{"label", "annotate", "completion"}},
 }
