@@ -93,7 +93,7 @@ func (i DeploymentIntent) Validate() error {
 		if i.Image.Repository == "" {
 			errs = append(errs, errors.New("image repository is empty"))
 		}
-		if i.Image.Digest != "" && !isDigest(i.Image.Digest) {
+		if i.Image.Digest != "" && !IsDigest(i.Image.Digest) {
 			errs = append(errs, fmt.Errorf("image digest %q is not algorithm:hex", i.Image.Digest))
 		}
 	}
@@ -101,7 +101,7 @@ func (i DeploymentIntent) Validate() error {
 		if i.Git.URL == "" {
 			errs = append(errs, errors.New("git URL is empty"))
 		}
-		if !isHex(i.Git.Commit) {
+		if !IsHex(i.Git.Commit) {
 			errs = append(errs, fmt.Errorf("git commit %q is not a hexadecimal commit ID", i.Git.Commit))
 		}
 	}
@@ -112,8 +112,8 @@ func notPrintableWord(r rune) bool {
 	return unicode.IsSpace(r) || !unicode.IsPrint(r)
 }
 
-// isDigest reports whether s looks like an OCI digest: algorithm:hex.
-func isDigest(s string) bool {
+// IsDigest reports whether s looks like an OCI digest: algorithm:hex.
+func IsDigest(s string) bool {
 	alg, hex, ok := strings.Cut(s, ":")
 	if !ok || alg == "" || len(hex) < 32 {
 		return false
@@ -123,11 +123,11 @@ func isDigest(s string) bool {
 			return false
 		}
 	}
-	return isHex(hex)
+	return IsHex(hex)
 }
 
-// isHex reports whether s is a non-empty lowercase hexadecimal string.
-func isHex(s string) bool {
+// IsHex reports whether s is a non-empty lowercase hexadecimal string.
+func IsHex(s string) bool {
 	if s == "" {
 		return false
 	}

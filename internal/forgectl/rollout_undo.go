@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tinyforge/tinyforge/plugins"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -304,13 +305,13 @@ func rollbackIntent(target *tinyforgev1alpha1.Rollout) *tinyforgev1alpha1.Deploy
 	}
 	rev := target.Status.Revision
 	switch {
-	case isDigest(rev):
+	case plugins.IsDigest(rev):
 		image := in.Image
 		in.Image = ""
 		if _, d, ok := strings.Cut(image, "@"); ok && d == rev {
 			in.Image = imageRepository(image) + "@" + rev
 		}
-	case isHex(rev) && (in.GitURL != "" || in.GitCommit != ""):
+	case plugins.IsHex(rev) && (in.GitURL != "" || in.GitCommit != ""):
 		in.GitCommit = rev
 	}
 	if in == (tinyforgev1alpha1.DeploymentIntent{}) {
@@ -332,32 +333,4 @@ func imageRepository(ref string) string {
 		ref = ref[:colon]
 	}
 	return ref
-}
-
-// isDigest reports whether s is an OCI digest, algorithm:hex, as
-// plugins.DeploymentIntent.Validate checks one.
-func isDigest(s string) bool {
-	alg, hex, ok := strings.Cut(s, ":")
-	if !ok || alg == "" || len(hex) < 32 {
-		return false
-	}
-	for _, r := range alg {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '.' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return isHex(hex)
-}
-
-// isHex reports whether s is a non-empty lowercase hexadecimal string.
-func isHex(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }
