@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
@@ -186,9 +188,15 @@ func TestPluginKindsArePublishedAndReadOnly(t *testing.T) {
 	ctx := context.Background()
 	dc := dynamic.NewForConfigOrDie(s.Admin)
 
-	sk, err := dc.Resource(sourceKinds).Get(ctx, "testsrc", metav1.GetOptions{})
+	// Kinds are published right after the server turns ready.
+	var sk *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		sk, err = dc.Resource(sourceKinds).Get(ctx, "testsrc", metav1.GetOptions{})
+		return err == nil, nil
+	})
 	if err != nil {
-		t.Fatalf("sourcekind testsrc: %v", err)
+		t.Fatalf("sourcekind testsrc never published: %v", err)
 	}
 	desc, _, _ := unstructured.NestedString(sk.Object, "spec", "description")
 	sample, _, _ := unstructured.NestedMap(sk.Object, "spec", "sample")

@@ -80,9 +80,11 @@ func bootstrap(hc genericapiserver.PostStartHookContext) error {
 		}
 	}
 	klog.FromContext(ctx).V(1).Info("CRDs established", "count", len(crds))
-	if err := retry(ctx, func() error { return publishKinds(ctx, hc.LoopbackClientConfig) }); err != nil {
-		return fmt.Errorf("publishing plugin kinds: %w", err)
-	}
+	go func() {
+		if err := retry(ctx, func() error { return publishKinds(ctx, hc.LoopbackClientConfig) }); err != nil && ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "Publishing plugin kinds")
+		}
+	}()
 	return nil
 }
 
