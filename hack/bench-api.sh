@@ -17,6 +17,10 @@ go build -o bin/benchapi ./hack/benchapi
 
 echo "TinyForge API benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "  $(bin/tinyforge version)"
-echo "  host: $(uname -sr), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+echo "  host: $(uname -sr), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-bin/benchapi -tinyforge bin/tinyforge "$@"
+# benchapi removes its own temporary data dirs; this catches what a killed
+# benchapi leaves behind (its servers die with it).
+tmp=$(mktemp -d -t tinyforge-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+TMPDIR="$tmp" bin/benchapi -tinyforge bin/tinyforge "$@"

@@ -8,6 +8,12 @@
 //  4. raw puts per second into the server's own embedded etcd with the same
 //     concurrency, and the ratio of the two.
 //
+// Beside each figure it prints what explains it: RSS split into anonymous
+// and file-backed pages, the Go heap; for each load phase the CPU used by the
+// server and by benchapi itself, how busy the whole machine was, etcd's WAL
+// fsyncs per operation, and the server's own mean request and etcd latency.
+// -cpuprofile saves a CPU profile of the server taken during the creates.
+//
 // A missed target is reported, never turned into a failing exit status; the
 // exit status is non-zero only when the benchmark itself cannot run. Every
 // server it starts listens on loopback only, on free ports, with its data in
@@ -26,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +40,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -88,6 +96,11 @@ type options struct {
 	loadTimeout  time.Duration
 	cpuProfile   string
 	profileFor   time.Duration
+	keep         bool
+
+	// proxyFlag is set when the binary's server runs the proxy, whose
+	// default address is not loopback and so must be set.
+	proxyFlag bool
 }
 
 func parseFlags() (options, error) {
@@ -105,6 +118,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.loadTimeout, "load-timeout", 5*time.Minute, "Longest run of one load phase.")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the server, taken during the API creates, to this file (go tool pprof bin/tinyforge FILE).")
 	flag.DurationVar(&o.profileFor, "cpuprofile-for", 10*time.Second, "Length of the -cpuprofile profile; keep it shorter than the creates.")
+	flag.BoolVar(&o.keep, "keep", false, "Keep the data dirs and server logs, and print where they are.")
 	flag.Parse()
 	if o.etcdPuts == 0 {
 		o.etcdPuts = o.creates
@@ -127,6 +141,11 @@ func parseFlags() (options, error) {
 		return o, fmt.Errorf("tinyforge binary (run make build): %w", err)
 	}
 	o.tinyforge = bin
+	help, err := exec.Command(bin, "server", "--help").CombinedOutput()
+	if err != nil {
+		return o, fmt.Errorf("running %s server --help: %w", bin, err)
+	}
+	o.proxyFlag = strings.Contains(string(help), "--proxy-http-address")
 	return o, nil
 }
 
@@ -151,236 +170,341 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating temp dir: %w", err)
 	}
-	defer os.RemoveAll(root)
-
-	rep := &report{}
-	rep.note("machine: %d CPUs, %s/%s; client: %s, %d workers, QPS/Burst unthrottled, JSON",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, o.connMode, o.concurrency)
-
-	srv, err := benchStartup(ctx, o, root, rep)
-	if err != nil {
-		rep.print(out)
-		return err
-	}
-	defer srv.stop()
-
-	if err := benchLoad(ctx, o, srv, rep); err != nil {
-		rep.print(out)
-		return err
-	}
-	if d, err := srv.stop(); err != nil {
-		rep.note("stopping the server: %v", err)
+	if o.keep {
+		defer progress("data dirs and server logs kept in %s", root)
 	} else {
-		rep.info("shutdown after SIGTERM", fmtDur(d))
+		defer os.RemoveAll(root)
 	}
-	rep.print(out)
+
+	b := &bench{o: o, rep: &report{}}
+	b.rep.note("machine: %d CPUs, %s/%s; client: %s connections, %d workers, QPS/Burst unthrottled, JSON",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, o.connMode, o.concurrency)
+	defer b.rep.print(out)
+	b.rep.note("load average (1 min) at the start: %s", loadAvg())
+	defer func() {
+		b.rep.note("load average (1 min) at the end: %s; above %d CPUs, other processes compete and the figures are pessimistic", loadAvg(), runtime.NumCPU())
+	}()
+
+	defer func() {
+		if b.srv != nil {
+			b.srv.stop() // a no-op once stopped below
+		}
+	}()
+	if err := b.startup(ctx, root); err != nil {
+		return err
+	}
+	if err := b.load(ctx); err != nil {
+		return err
+	}
+	if d, err := b.srv.stop(); err != nil {
+		b.rep.note("stopping the server: %v", err)
+	} else {
+		b.rep.info("shutdown after SIGTERM", fmtDur(d))
+	}
 	return nil
 }
 
-// benchStartup measures readiness on o.starts fresh data directories, then
-// restarts the first one and leaves that server running for the load phases.
-func benchStartup(ctx context.Context, o options, root string, rep *report) (*server, error) {
+// bench is one benchmark run: its options, its report and, once started,
+// the server under test and the clients that reach it.
+type bench struct {
+	o   options
+	rep *report
+
+	srv     *server
+	restCfg *rest.Config
+	etcd    etcdEndpoint
+	clients []dynamic.ResourceInterface
+}
+
+// startup measures readiness on o.starts fresh data directories, then
+// restarts the first one and keeps that server for the load phases.
+func (b *bench) startup(ctx context.Context, root string) error {
 	var fresh []time.Duration
 	var first struct {
 		dir   string
 		ports ports
 	}
-	for i := range o.starts {
-		dir := filepath.Join(root, fmt.Sprintf("fresh-%d", i+1))
-		p, err := freePorts()
+	for i := range b.o.starts {
+		dir, p, d, err := b.freshStart(ctx, root, i+1)
 		if err != nil {
-			return nil, err
-		}
-		d, err := startStop(ctx, o, dir, p)
-		if err != nil {
-			return nil, fmt.Errorf("fresh start %d: %w", i+1, err)
+			return fmt.Errorf("fresh start %d: %w", i+1, err)
 		}
 		fresh = append(fresh, d)
-		rep.check(fmt.Sprintf("ready, fresh data dir #%d", i+1), fmtDur(d), "<= "+fmtDur(targetReady), d <= targetReady)
+		b.rep.check(fmt.Sprintf("ready, fresh data dir #%d", i+1), fmtDur(d), "<= "+fmtDur(targetReady), d <= targetReady)
 		if i == 0 {
 			first.dir, first.ports = dir, p
 		} else if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("removing %s: %w", dir, err)
+			return fmt.Errorf("removing %s: %w", dir, err)
 		}
 	}
 	med := median(fresh)
-	rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
+	b.rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
 
-	progress("restarting on the data dir of fresh start #1")
-	srv, err := startServer(o.tinyforge, first.dir, first.ports)
+	progress("starting again on the data dir of fresh start #1")
+	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d, err := srv.waitReady(ctx, o.readyTimeout)
+	d, err := srv.waitReady(ctx, b.o.readyTimeout)
 	if err != nil {
 		srv.stop()
-		return nil, fmt.Errorf("second start of the same data dir: %w", err)
+		return fmt.Errorf("second start of the same data dir: %w", err)
 	}
-	rep.check("ready, second start of same data dir", fmtDur(d), "<= "+fmtDur(targetReady), d <= targetReady)
-	return srv, nil
+	b.rep.check("ready, second start of same data dir", fmtDur(d), "<= "+fmtDur(targetReady), d <= targetReady)
+	b.srv = srv
+	return b.connect()
 }
 
-// startStop starts a server on dir, waits for /readyz and stops it again.
-func startStop(ctx context.Context, o options, dir string, p ports) (time.Duration, error) {
-	srv, err := startServer(o.tinyforge, dir, p)
-	if err != nil {
-		return 0, err
+// freshStart starts a server on a new data directory, waits for /readyz and
+// stops it again. A start that loses a port to another process, between
+// freePorts and the server's bind, is retried on other ports.
+func (b *bench) freshStart(ctx context.Context, root string, n int) (dir string, p ports, ready time.Duration, err error) {
+	const attempts = 3
+	for a := 1; a <= attempts; a++ {
+		dir = filepath.Join(root, fmt.Sprintf("fresh-%d-%d", n, a))
+		if p, err = freePorts(); err != nil {
+			return "", ports{}, 0, err
+		}
+		srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag)
+		if err != nil {
+			return "", ports{}, 0, err
+		}
+		ready, err = srv.waitReady(ctx, b.o.readyTimeout)
+		if _, stopErr := srv.stop(); err == nil && stopErr != nil {
+			err = fmt.Errorf("stopping: %w", stopErr)
+		}
+		if err == nil {
+			progress("fresh start #%d ready after %s", n, fmtDur(ready))
+			return dir, p, ready, nil
+		}
+		if !srv.logContains("address already in use") || ctx.Err() != nil {
+			return "", ports{}, 0, err
+		}
+		progress("fresh start #%d lost a port to another process, retrying", n)
+		if err := os.RemoveAll(dir); err != nil {
+			return "", ports{}, 0, fmt.Errorf("removing %s: %w", dir, err)
+		}
 	}
-	d, err := srv.waitReady(ctx, o.readyTimeout)
-	if _, stopErr := srv.stop(); err == nil && stopErr != nil {
-		err = fmt.Errorf("stopping: %w", stopErr)
-	}
-	if err != nil {
-		return 0, err
-	}
-	progress("fresh start on %s ready after %s", dir, fmtDur(d))
-	return d, nil
+	return "", ports{}, 0, fmt.Errorf("ports taken by other processes %d times", attempts)
 }
 
-// benchLoad takes the idle RSS readings, then the API and etcd throughput.
-func benchLoad(ctx context.Context, o options, srv *server, rep *report) error {
-	restCfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(srv.dataDir, "kubeconfig"))
+// connect builds the API and etcd clients for the running server.
+func (b *bench) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(b.srv.dataDir, "kubeconfig"))
 	if err != nil {
 		return fmt.Errorf("loading the admin kubeconfig: %w", err)
 	}
-	unthrottle(restCfg)
-	clients, err := eventClients(restCfg, o.concurrency, o.connMode)
-	if err != nil {
+	unthrottle(cfg)
+	b.restCfg = cfg
+	if b.clients, err = eventClients(cfg, b.o.concurrency, b.o.connMode); err != nil {
 		return err
 	}
+	b.etcd, err = loadEtcdEndpoint(b.srv.dataDir, b.srv.ports.etcdClient)
+	return err
+}
 
-	if err := idleRSS(ctx, o, srv, restCfg, rep, "0 Events"); err != nil {
+// load takes the idle RSS readings, then the API and etcd throughput.
+func (b *bench) load(ctx context.Context) error {
+	if err := b.idleRSS(ctx, 0); err != nil {
 		return err
 	}
-	if o.rssEvents > 0 {
-		progress("creating %d Events", o.rssEvents)
-		res := runLoad(ctx, o.rssEvents, o.concurrency, o.loadTimeout, createEvent(clients, "rss"))
-		if err := res.err(); err != nil {
+	if b.o.rssEvents > 0 {
+		progress("creating %d Events", b.o.rssEvents)
+		res := runLoad(ctx, b.o.rssEvents, b.o.concurrency, b.o.loadTimeout, createEvent(b.clients, "rss"))
+		if err := cmp.Or(b.srv.alive(), res.err()); err != nil {
 			return fmt.Errorf("creating Events for the RSS reading: %w", err)
 		}
+		if err := b.idleRSS(ctx, b.o.rssEvents); err != nil {
+			return err
+		}
 	}
-	if err := idleRSS(ctx, o, srv, restCfg, rep, fmt.Sprintf("%d Events", o.rssEvents)); err != nil {
-		return err
-	}
-
-	apiRate, err := benchAPI(ctx, o, srv, restCfg, clients, rep)
+	apiRate, err := b.apiCreates(ctx)
 	if err != nil {
 		return err
 	}
-	if m, err := srv.mem(); err == nil {
-		rep.info(fmt.Sprintf("RSS right after the %d creates", o.creates), fmtMiB(m.rss))
+	if m, err := b.srv.mem(); err == nil {
+		b.rep.info(fmt.Sprintf("RSS right after the %d creates", b.o.creates), fmtMiB(m.rss))
 	}
-	etcdRate, err := benchEtcd(ctx, o, srv, rep)
+	etcdRate, err := b.etcdPuts(ctx)
 	if err != nil {
 		return err
 	}
-	rep.info("ratio API creates / etcd puts", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
+	b.rep.info("ratio API creates / etcd puts", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
 	return nil
 }
 
-// idleRSS idles o.idle, then reads the server's RSS and Go heap.
-func idleRSS(ctx context.Context, o options, srv *server, restCfg *rest.Config, rep *report, what string) error {
-	progress("idling %s with %s", o.idle, what)
-	if err := sleep(ctx, o.idle); err != nil {
+// idleRSS idles o.idle, then reads the server's RSS and Go heap; events is
+// how many Events exist.
+func (b *bench) idleRSS(ctx context.Context, events int) error {
+	what := fmt.Sprintf("%d Events", events)
+	progress("idling %s with %s", b.o.idle, what)
+	if err := sleep(ctx, b.o.idle); err != nil {
 		return err
 	}
-	m, err := srv.mem()
+	m, err := b.srv.mem()
 	if err != nil {
 		return err
 	}
-	label := fmt.Sprintf("idle RSS after %s, %s", o.idle, what)
-	if what == "0 Events" {
-		rep.info(label, fmtMiB(m.rss))
+	label := fmt.Sprintf("idle RSS after %s, %s", b.o.idle, what)
+	if events == 0 {
+		b.rep.info(label, fmtMiB(m.rss))
 	} else {
-		rep.check(label, fmtMiB(m.rss), fmt.Sprintf("< %d MiB", targetIdleRSSMiB), m.rss < targetIdleRSSMiB<<20)
+		b.rep.check(label, fmtMiB(m.rss), fmt.Sprintf("< %d MiB", targetIdleRSSMiB), m.rss < targetIdleRSSMiB<<20)
 	}
-	rep.info("  anonymous / file-backed", fmt.Sprintf("%s / %s", fmtMiB(m.anon), fmtMiB(m.file)))
-	rep.info("  peak RSS so far", fmtMiB(m.hwm))
-	g, err := goMetrics(ctx, restCfg)
+	b.rep.info("  anonymous / file-backed", fmtMiB(m.anon)+" / "+fmtMiB(m.file))
+	b.rep.info("  peak RSS so far", fmtMiB(m.hwm))
+	g, err := scrapeMetrics(ctx, b.apiMetricsClient(), b.restCfg.Host)
 	if err != nil {
-		rep.note("no Go runtime figures with %s: %v", what, err)
+		b.rep.note("no Go runtime figures with %s: %v", what, err)
 		return nil
 	}
-	rep.info("  Go heap in use / from the OS", fmt.Sprintf("%s / %s",
-		fmtMiB(int64(g["go_memstats_heap_inuse_bytes"])), fmtMiB(int64(g["go_memstats_sys_bytes"]))))
-	rep.info("  goroutines", strconv.Itoa(int(g["go_goroutines"])))
+	heap, _ := g.sum("go_memstats_heap_inuse_bytes", nil)
+	sys, _ := g.sum("go_memstats_sys_bytes", nil)
+	goroutines, _ := g.sum("go_goroutines", nil)
+	b.rep.info("  Go heap in use / from the OS", fmtMiB(int64(heap))+" / "+fmtMiB(int64(sys)))
+	b.rep.info("  goroutines", strconv.Itoa(int(goroutines)))
 	return nil
 }
 
-// benchAPI creates o.creates Events through the API and reports the rate.
-func benchAPI(ctx context.Context, o options, srv *server, restCfg *rest.Config, clients []dynamic.ResourceInterface, rep *report) (float64, error) {
-	if o.cpuProfile != "" {
-		profiled := make(chan error, 1)
-		go func() { profiled <- cpuProfile(ctx, restCfg, o.profileFor, o.cpuProfile) }()
-		defer func() {
-			if err := <-profiled; err != nil {
-				rep.note("CPU profile: %v", err)
-			} else {
-				rep.note("CPU profile of the server during the creates: %s", o.cpuProfile)
-			}
-		}()
+// apiCreates creates o.creates Events through the API and reports the rate.
+func (b *bench) apiCreates(ctx context.Context) (float64, error) {
+	if b.o.cpuProfile != "" {
+		done := b.profileInBackground(ctx)
+		defer done()
 	}
-	logBefore := srv.logSize()
-	srvCPU, _ := srv.cpu()
-	ownCPU := selfCPU()
-	progress("creating %d Events with %d clients", o.creates, o.concurrency)
-	res := runLoad(ctx, o.creates, o.concurrency, o.loadTimeout, createEvent(clients, "bench"))
-	if err := res.err(); err != nil {
+	before := b.snapshot(ctx)
+	progress("creating %d Events with %d clients", b.o.creates, b.o.concurrency)
+	res := runLoad(ctx, b.o.creates, b.o.concurrency, b.o.loadTimeout, createEvent(b.clients, "bench"))
+	if err := cmp.Or(b.srv.alive(), res.err()); err != nil {
 		return 0, fmt.Errorf("API creates: %w", err)
 	}
-	srvCPUAfter, err := srv.cpu()
-	if err != nil {
-		return 0, err
-	}
-	ownCPU = selfCPU() - ownCPU
+	after := b.snapshot(ctx)
 	rate := res.rate()
-	rep.check(fmt.Sprintf("API Event creates/s (%d, %d clients)", o.creates, o.concurrency),
+	b.rep.check(fmt.Sprintf("API Event creates/s (%d, %d clients)", b.o.creates, b.o.concurrency),
 		fmt.Sprintf("%.0f/s", rate), fmt.Sprintf(">= %d/s", targetCreatesPS), rate >= targetCreatesPS)
-	rep.info("  API create latency p50 / p99 / max", res.latencies())
-	rep.info("  server log written during creates", fmt.Sprintf("%d bytes", srv.logSize()-logBefore))
-	rep.info("  CPU used: server / benchapi", cpuShare(srvCPUAfter-srvCPU, res)+" / "+cpuShare(ownCPU, res))
+	b.rep.info("  client latency p50 / p99 / max", res.latencies())
+	b.phaseDetails(before, after, res)
+	if before.api != "" && after.api != "" {
+		ev := map[string]string{"group": eventsGVR.Group, "resource": eventsGVR.Resource}
+		handler := meanDelta(before.api, after.api, "apiserver_request_duration_seconds", with(ev, "verb", "POST"))
+		store := meanDelta(before.api, after.api, "etcd_request_duration_seconds", with(ev, "operation", "create"))
+		b.rep.info("  server-side mean: request / its etcd create", fmtDur(handler)+" / "+fmtDur(store))
+	}
+	b.rep.info("  server log written", fmt.Sprintf("%d bytes", after.log-before.log))
 	return rate, nil
 }
 
-// benchEtcd puts o.etcdPuts values straight into the embedded etcd, then
+// etcdPuts puts o.etcdPuts values straight into the embedded etcd, then
 // deletes them again.
-func benchEtcd(ctx context.Context, o options, srv *server, rep *report) (float64, error) {
-	cli, err := newEtcdClient(srv.dataDir, srv.ports.etcdClient)
+func (b *bench) etcdPuts(ctx context.Context) (float64, error) {
+	cli, err := newEtcdClient(b.etcd)
 	if err != nil {
 		return 0, err
 	}
 	defer cli.Close()
 	if size, err := storedEventSize(ctx, cli); err == nil {
-		rep.info("an Event as stored in etcd", fmt.Sprintf("%d bytes", size))
+		b.rep.info("an Event as stored in etcd", fmt.Sprintf("%d bytes", size))
 	}
 
-	value := strings.Repeat("x", o.valueSize)
-	progress("putting %d values of %d bytes into etcd with %d goroutines", o.etcdPuts, o.valueSize, o.concurrency)
-	res := runLoad(ctx, o.etcdPuts, o.concurrency, o.loadTimeout, func(ctx context.Context, _, i int) error {
+	value := strings.Repeat("x", b.o.valueSize)
+	before := b.snapshot(ctx)
+	progress("putting %d values of %d bytes into etcd with %d goroutines", b.o.etcdPuts, b.o.valueSize, b.o.concurrency)
+	res := runLoad(ctx, b.o.etcdPuts, b.o.concurrency, b.o.loadTimeout, func(ctx context.Context, _, i int) error {
 		_, err := cli.Put(ctx, fmt.Sprintf("%s%08d", etcdBenchPrefix, i), value)
 		return err
 	})
+	after := b.snapshot(ctx)
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if _, err := cli.Delete(cleanCtx, etcdBenchPrefix, clientv3.WithPrefix()); err != nil {
-		rep.note("deleting %s from etcd: %v", etcdBenchPrefix, err)
+		b.rep.note("deleting %s from etcd: %v", etcdBenchPrefix, err)
 	}
 	if err := res.err(); err != nil {
 		return 0, fmt.Errorf("etcd puts: %w", err)
 	}
 	rate := res.rate()
-	rep.info(fmt.Sprintf("etcd puts/s (%d x %d B, %d goroutines)", o.etcdPuts, o.valueSize, o.concurrency), fmt.Sprintf("%.0f/s", rate))
-	rep.info("  etcd put latency p50 / p99 / max", res.latencies())
+	b.rep.info(fmt.Sprintf("etcd puts/s (%d x %d B, %d goroutines)", b.o.etcdPuts, b.o.valueSize, b.o.concurrency), fmt.Sprintf("%.0f/s", rate))
+	b.rep.info("  client latency p50 / p99 / max", res.latencies())
+	b.phaseDetails(before, after, res)
 	return rate, nil
 }
 
+// snapshot is what the server's counters read at one moment; a metrics
+// text is empty when it could not be read.
+type snapshot struct {
+	serverCPU, ownCPU time.Duration
+	machine           machineCPU
+	log               int64
+	api, etcd         metrics
+}
+
+func (b *bench) snapshot(ctx context.Context) snapshot {
+	s := snapshot{ownCPU: selfCPU(), machine: readMachineCPU(), log: b.srv.logSize()}
+	s.serverCPU, _ = b.srv.cpu()
+	var err error
+	if s.api, err = scrapeMetrics(ctx, b.apiMetricsClient(), b.restCfg.Host); err != nil {
+		progress("API server metrics: %v", err)
+	}
+	if s.etcd, err = scrapeMetrics(ctx, b.etcd.httpClient(), b.etcd.url); err != nil {
+		progress("etcd metrics: %v", err)
+	}
+	return s
+}
+
+// phaseDetails reports where a load phase spent its time: CPU on both sides
+// and the WAL fsyncs etcd did per operation.
+func (b *bench) phaseDetails(before, after snapshot, res loadResult) {
+	b.rep.info("  CPU: server / benchapi", cpuShare(after.serverCPU-before.serverCPU, res)+" / "+cpuShare(after.ownCPU-before.ownCPU, res))
+	if busy, ok := after.machine.busySince(before.machine); ok {
+		b.rep.info("  machine CPU busy, all processes", fmt.Sprintf("%.0f%% of %d CPUs", 100*busy, runtime.NumCPU()))
+	}
+	if before.etcd == "" || after.etcd == "" {
+		return
+	}
+	const fsync = "etcd_disk_wal_fsync_duration_seconds"
+	n0, _ := before.etcd.sum(fsync+"_count", nil)
+	n1, _ := after.etcd.sum(fsync+"_count", nil)
+	b.rep.info("  etcd WAL fsyncs per op, mean fsync", fmt.Sprintf("%.2f, %s",
+		(n1-n0)/float64(max(1, res.ok)), fmtDur(meanDelta(before.etcd, after.etcd, fsync, nil))))
+}
+
+// profileInBackground starts fetching a CPU profile of the server; the
+// returned func waits for it and notes the outcome.
+func (b *bench) profileInBackground(ctx context.Context) (wait func()) {
+	profiled := make(chan error, 1)
+	go func() {
+		profiled <- cpuProfile(ctx, b.apiMetricsClient(), b.restCfg.Host, b.o.profileFor, b.o.cpuProfile)
+	}()
+	return func() {
+		if err := <-profiled; err != nil {
+			b.rep.note("CPU profile: %v", err)
+		} else {
+			b.rep.note("CPU profile of the server during the creates: %s (go tool pprof %s %s)", b.o.cpuProfile, b.o.tinyforge, b.o.cpuProfile)
+		}
+	}
+}
+
+// apiMetricsClient is an HTTP client with the admin credentials.
+func (b *bench) apiMetricsClient() *http.Client {
+	c, err := rest.HTTPClientFor(b.restCfg)
+	if err != nil {
+		return &http.Client{Transport: errTransport{err}}
+	}
+	return c
+}
+
+// errTransport fails every request with err.
+type errTransport struct{ err error }
+
+func (t errTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, t.err }
+
 // ---- the server process ----
 
-// ports are the three loopback ports a server listens on.
-type ports struct{ secure, etcdClient, etcdPeer int }
+// ports are the loopback ports a server listens on.
+type ports struct{ secure, etcdClient, etcdPeer, proxy int }
 
-// freePorts picks three distinct free loopback ports, holding each until all
-// are chosen.
+// freePorts picks distinct free loopback ports, holding each until all are
+// chosen.
 func freePorts() (ports, error) {
 	var ls []net.Listener
 	defer func() {
@@ -388,7 +512,7 @@ func freePorts() (ports, error) {
 			l.Close()
 		}
 	}()
-	var nums [3]int
+	var nums [4]int
 	for i := range nums {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -397,7 +521,7 @@ func freePorts() (ports, error) {
 		ls = append(ls, l)
 		nums[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	return ports{secure: nums[0], etcdClient: nums[1], etcdPeer: nums[2]}, nil
+	return ports{secure: nums[0], etcdClient: nums[1], etcdPeer: nums[2], proxy: nums[3]}, nil
 }
 
 // server is a running `tinyforge server` process.
@@ -414,19 +538,23 @@ type server struct {
 
 // startServer starts tinyforge with its data in dataDir and its output
 // appended to dataDir.log; the start time is taken just before the exec.
-func startServer(bin, dataDir string, p ports) (*server, error) {
+func startServer(bin, dataDir string, p ports, proxyFlag bool) (*server, error) {
 	logPath := dataDir + ".log"
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening server log: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "server",
+	args := []string{"server",
 		"--data-dir", dataDir,
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(p.secure),
 		"--etcd-client-port", strconv.Itoa(p.etcdClient),
-		"--etcd-peer-port", strconv.Itoa(p.etcdPeer))
+		"--etcd-peer-port", strconv.Itoa(p.etcdPeer)}
+	if proxyFlag {
+		args = append(args, "--proxy-http-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.proxy)))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
 	s := &server{cmd: cmd, dataDir: dataDir, ports: p, logPath: logPath, exited: make(chan struct{})}
@@ -466,9 +594,9 @@ func (s *server) waitReady(ctx context.Context, timeout time.Duration) (time.Dur
 		select {
 		case <-tick.C:
 		case <-s.exited:
-			return 0, fmt.Errorf("server exited before it was ready (%v); log:\n%s", s.waitErr, s.logTail(20))
+			return 0, fmt.Errorf("server exited before it was ready (%v); log %s:\n%s", s.waitErr, s.logPath, s.logExcerpt())
 		case <-deadline.C:
-			return 0, fmt.Errorf("/readyz not ok after %s; log:\n%s", timeout, s.logTail(20))
+			return 0, fmt.Errorf("/readyz not ok after %s; log %s:\n%s", timeout, s.logPath, s.logExcerpt())
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
@@ -518,8 +646,21 @@ type memStatus struct {
 	rss, hwm, anon, file int64
 }
 
+// alive reports an error, with the log's gist, once the server has exited.
+func (s *server) alive() error {
+	select {
+	case <-s.exited:
+		return fmt.Errorf("the server exited unexpectedly (%v); log %s:\n%s", s.waitErr, s.logPath, s.logExcerpt())
+	default:
+		return nil
+	}
+}
+
 // mem reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
 func (s *server) mem() (memStatus, error) {
+	if err := s.alive(); err != nil {
+		return memStatus{}, err
+	}
 	path := fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid)
 	f, err := os.Open(path)
 	if err != nil {
@@ -578,13 +719,49 @@ func (s *server) cpu() (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// selfCPU is the CPU time, user plus system, benchapi has used so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+// machineCPU is the kernel's count of busy and total CPU ticks of all CPUs.
+type machineCPU struct{ busy, total int64 }
+
+// readMachineCPU reads the first line of /proc/stat; zero when unreadable.
+func readMachineCPU() machineCPU {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var m machineCPU
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		m.total += n
+		if i != 3 && i != 4 {
+			m.busy += n
+		}
+	}
+	return m
+}
+
+// busySince is the busy fraction of all CPUs between then and m.
+func (m machineCPU) busySince(then machineCPU) (float64, bool) {
+	if then.total == 0 || m.total <= then.total {
+		return 0, false
+	}
+	return float64(m.busy-then.busy) / float64(m.total-then.total), true
+}
+
+// loadAvg is the 1-minute load average, or "?".
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func (s *server) logSize() int64 {
@@ -595,14 +772,35 @@ func (s *server) logSize() int64 {
 	return fi.Size()
 }
 
-// logTail returns the last n lines of the server's log.
-func (s *server) logTail(n int) string {
+// logExcerpt returns the error lines of the server's log and its last
+// lines, each cut to a readable length, for error messages.
+func (s *server) logExcerpt() string {
 	data, err := os.ReadFile(s.logPath)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	var picked []string
+	for i, l := range lines {
+		isErr := strings.HasPrefix(l, "E") || strings.HasPrefix(l, "F") || strings.HasPrefix(l, "panic") ||
+			strings.Contains(l, `"level":"error"`) || strings.Contains(l, `"level":"fatal"`)
+		if isErr || i >= len(lines)-5 {
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			picked = append(picked, "    "+l)
+		}
+	}
+	if len(picked) > 30 {
+		picked = picked[len(picked)-30:]
+	}
+	return strings.Join(picked, "\n")
+}
+
+// logContains reports whether the server's log holds s.
+func (s *server) logContains(sub string) bool {
+	data, err := os.ReadFile(s.logPath)
+	return err == nil && strings.Contains(string(data), sub)
 }
 
 // ---- API clients ----
@@ -671,58 +869,101 @@ func newEvent(prefix string, i int, received string) *unstructured.Unstructured 
 	}}
 }
 
-// goMetrics reads a few Go runtime gauges from the server's /metrics.
-func goMetrics(ctx context.Context, cfg *rest.Config) (map[string]float64, error) {
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building a metrics client: %w", err)
-	}
+// metrics is the server's /metrics text.
+type metrics string
+
+// scrapeMetrics fetches base/metrics with client.
+func scrapeMetrics(ctx context.Context, client *http.Client, base string) (metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching /metrics: %w", err)
+		return "", fmt.Errorf("fetching /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching /metrics: %s", resp.Status)
+		return "", fmt.Errorf("fetching /metrics: %s", resp.Status)
 	}
-	want := map[string]bool{"go_memstats_heap_inuse_bytes": true, "go_memstats_sys_bytes": true, "go_goroutines": true}
-	got := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !want[name] {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading /metrics: %w", err)
+	}
+	return metrics(data), nil
+}
+
+var labelPair = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+
+// sum adds up every sample of name whose labels include all of want; ok is
+// false when there is none.
+func (m metrics) sum(name string, want map[string]string) (total float64, ok bool) {
+	for line := range strings.Lines(string(m)) {
+		rest, found := strings.CutPrefix(line, name)
+		if !found || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
-		if v, err := strconv.ParseFloat(val, 64); err == nil {
-			got[name] = v
+		labels := map[string]string{}
+		if rest[0] == '{' {
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			for _, kv := range labelPair.FindAllStringSubmatch(rest[1:end], -1) {
+				labels[kv[1]] = kv[2]
+			}
+			rest = rest[end+1:]
+		}
+		if !matches(labels, want) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		if err != nil {
+			continue
+		}
+		total += v
+		ok = true
+	}
+	return total, ok
+}
+
+// with returns a copy of labels with k set to v.
+func with(labels map[string]string, k, v string) map[string]string {
+	m := maps.Clone(labels)
+	m[k] = v
+	return m
+}
+
+func matches(labels, want map[string]string) bool {
+	for k, v := range want {
+		if labels[k] != v {
+			return false
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading /metrics: %w", err)
+	return true
+}
+
+// meanDelta is the mean of histogram name's observations between before and
+// after, or -1 when there were none.
+func meanDelta(before, after metrics, name string, labels map[string]string) time.Duration {
+	s0, _ := before.sum(name+"_sum", labels)
+	n0, _ := before.sum(name+"_count", labels)
+	s1, _ := after.sum(name+"_sum", labels)
+	n1, _ := after.sum(name+"_count", labels)
+	if n1 <= n0 {
+		return -1
 	}
-	if len(got) != len(want) {
-		return nil, errors.New("/metrics lacks the Go runtime gauges")
-	}
-	return got, nil
+	return time.Duration((s1 - s0) / (n1 - n0) * float64(time.Second))
 }
 
 // cpuProfile fetches a CPU profile of length d from the server's
 // /debug/pprof and writes it to path.
-func cpuProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path string) error {
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return fmt.Errorf("building a profile client: %w", err)
-	}
+func cpuProfile(ctx context.Context, client *http.Client, base string, d time.Duration, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, d+opTimeout)
 	defer cancel()
-	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), int(d.Seconds()))
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(base, "/"), int(d.Seconds()))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -748,27 +989,40 @@ func cpuProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path str
 
 // ---- etcd ----
 
-// newEtcdClient connects to the server's embedded etcd with the client
-// certificate the server itself uses.
-func newEtcdClient(dataDir string, port int) (*clientv3.Client, error) {
+// etcdEndpoint is the embedded etcd's client URL and the TLS configuration
+// with the client certificate the server itself uses.
+type etcdEndpoint struct {
+	url string
+	tls *tls.Config
+}
+
+func loadEtcdEndpoint(dataDir string, port int) (etcdEndpoint, error) {
 	dir := filepath.Join(dataDir, "tls", "etcd")
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key"))
 	if err != nil {
-		return nil, fmt.Errorf("loading the etcd client certificate: %w", err)
+		return etcdEndpoint{}, fmt.Errorf("loading the etcd client certificate: %w", err)
 	}
 	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
 	if err != nil {
-		return nil, fmt.Errorf("reading the etcd CA: %w", err)
+		return etcdEndpoint{}, fmt.Errorf("reading the etcd CA: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("no certificate in the etcd CA file")
+		return etcdEndpoint{}, errors.New("no certificate in the etcd CA file")
 	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{fmt.Sprintf("https://127.0.0.1:%d", port)},
-		DialTimeout: etcdDialTimeout,
-		TLS:         &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12},
-	})
+	return etcdEndpoint{
+		url: fmt.Sprintf("https://127.0.0.1:%d", port),
+		tls: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}, nil
+}
+
+// httpClient reaches etcd's /metrics.
+func (e etcdEndpoint) httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: e.tls.Clone(), Proxy: nil}}
+}
+
+func newEtcdClient(e etcdEndpoint) (*clientv3.Client, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.url}, DialTimeout: etcdDialTimeout, TLS: e.tls.Clone()})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the embedded etcd: %w", err)
 	}
@@ -942,6 +1196,9 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func fmtDur(d time.Duration) string {
+	if d < 0 {
+		return "n/a"
+	}
 	if d < 10*time.Millisecond {
 		return d.Round(10 * time.Microsecond).String()
 	}
