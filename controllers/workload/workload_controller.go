@@ -103,8 +103,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !w.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, w)
 	}
-	if controllerutil.AddFinalizer(w, Finalizer) {
-		if err := r.Client.Update(ctx, w); err != nil {
+	// Patch only the finalizer: a full update round-trips the spec through
+	// Go types, which can change its serialization and the generation.
+	if before := w.DeepCopy(); controllerutil.AddFinalizer(w, Finalizer) {
+		if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}

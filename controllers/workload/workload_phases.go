@@ -376,8 +376,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, w *tinyforgev1alpha1.W
 		client.MatchingLabels{LabelWorkload: w.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("deleting rollouts: %w", err)
 	}
+	before := w.DeepCopy()
 	controllerutil.RemoveFinalizer(w, Finalizer)
-	if err := r.Client.Update(ctx, w); err != nil {
+	if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	log.Info("Torn down")
