@@ -193,3 +193,30 @@ func clusterID(r client.Reader, namespace string) (string, error) {
 	}
 	return string(ns.UID), nil
 }
+
+// WaitForAPI waits until the resources the controllers watch can be listed.
+// Right after an API server starts, a new CRD's watch cache answers 429 for
+// a second or two; informers that start then back off for several seconds
+// more, and the first reconcile waits for them. Polling briefly first
+// avoids that backoff.
+func WaitForAPI(ctx context.Context, cfg *rest.Config) error {
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &tinyforgev1alpha1.GroupVersion
+	c.APIPath = "/apis"
+	c.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
+	rc, err := rest.RESTClientFor(c)
+	if err != nil {
+		return err
+	}
+	for _, resource := range []string{"workloads", "rollouts"} {
+		var last error
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			last = rc.Get().Resource(resource).Param("limit", "1").MaxRetries(0).Do(ctx).Error()
+			return last == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting to list %s: %w (last: %v)", resource, err, last)
+		}
+	}
+	return nil
+}

@@ -30,6 +30,9 @@ func newControllersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := controllers.WaitForAPI(cmd.Context(), cfg); err != nil {
+				return err
+			}
 			return mgr.Start(cmd.Context())
 		},
 	}

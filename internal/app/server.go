@@ -56,6 +56,9 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 						return err
 					}
 					go func() {
+						if err := controllers.WaitForAPI(hc.Context, hc.LoopbackClientConfig); err != nil {
+							klog.FromContext(hc.Context).Error(err, "Starting the controllers anyway")
+						}
 						if err := mgr.Start(hc.Context); err != nil {
 							cancel(fmt.Errorf("controller manager: %w", err))
 						}
