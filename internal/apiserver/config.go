@@ -46,7 +46,7 @@ type Config struct {
 // embedded etcd unless an external one is configured, and builds the server
 // configuration by hand: the apiextensions options' own Config() wants a core
 // informer factory, which a standalone server does not have.
-func (o *Options) Config(ctx context.Context) (cfg *Config, err error) {
+func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
@@ -61,7 +61,9 @@ func (o *Options) Config(ctx context.Context) (cfg *Config, err error) {
 		return nil, err
 	}
 
-	cfg = &Config{}
+	// cfg is not the named result: `return nil, err` must not hide the
+	// etcd this function started from the cleanup below.
+	cfg := &Config{}
 	defer func() {
 		if err != nil && cfg.Etcd != nil {
 			cfg.Etcd.Close()
