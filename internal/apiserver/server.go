@@ -88,6 +88,12 @@ func (s *Server) AddPostStartHook(name string, hook genericapiserver.PostStartHo
 	return s.Generic.AddPostStartHook(name, hook)
 }
 
+// AddPreShutdownHook runs hook when shutdown starts, while the server still
+// serves.
+func (s *Server) AddPreShutdownHook(name string, hook genericapiserver.PreShutdownHookFunc) error {
+	return s.Generic.AddPreShutdownHook(name, hook)
+}
+
 // Run serves until ctx is cancelled, then shuts down gracefully and stops
 // the embedded etcd.
 func (s *Server) Run(ctx context.Context) error {

@@ -50,16 +50,33 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 						cancel(fmt.Errorf("proxy: %w", err))
 					}
 				}()
+				// The controllers stop before the API server stops listening,
+				// so the leader releases its Lease and a standby takes over at
+				// once instead of after the lease duration.
+				mgrCtx, stopMgr := context.WithCancel(ctx)
+				mgrDone := make(chan struct{})
+				if err := s.AddPreShutdownHook("stop-tinyforge-controllers", func() error {
+					stopMgr()
+					select {
+					case <-mgrDone:
+					case <-time.After(30 * time.Second):
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
 				return s.AddPostStartHook("start-tinyforge-controllers", func(hc genericapiserver.PostStartHookContext) error {
 					mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
 					if err != nil {
+						close(mgrDone)
 						return err
 					}
 					go func() {
-						if err := controllers.WaitForAPI(hc.Context, hc.LoopbackClientConfig); err != nil {
-							klog.FromContext(hc.Context).Error(err, "Starting the controllers anyway")
+						defer close(mgrDone)
+						if err := controllers.WaitForAPI(mgrCtx, hc.LoopbackClientConfig); err != nil && mgrCtx.Err() == nil {
+							klog.FromContext(mgrCtx).Error(err, "Starting the controllers anyway")
 						}
-						if err := mgr.Start(hc.Context); err != nil {
+						if err := mgr.Start(mgrCtx); err != nil {
 							cancel(fmt.Errorf("controller manager: %w", err))
 						}
 					}()
