@@ -124,7 +124,7 @@ func bytesOrNil(s string) []byte {
 }
 
 func TestMergeConfigNeverAliases(t *testing.T) {
-	base := []byte(`{"a":"aaaa","nested":{"x":"xxxx"}}`)
+	base := []byte(`{"a":"aaaa","nested":{"n":"nnnn"}}`)
 	override := []byte(`{"b":"bbbb"}`)
 	baseCopy, overrideCopy := bytes.Clone(base), bytes.Clone(override)
 

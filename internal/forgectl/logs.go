@@ -132,10 +132,7 @@ func NewCmdLogs(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 // clients.
 func (o *LogsOptions) Complete(f cmdutil.Factory, args []string) error {
 	var err error
-	if o.Workload, err = parseWorkloadArgs("logs", args); err != nil {
-		return err
-	}
-	if o.Namespace, err = namespaceFrom(f); err != nil {
+	if o.Workload, o.Namespace, err = workloadTarget(f, "logs", args); err != nil {
 		return err
 	}
 	if o.Client, err = newClient(f); err != nil {

@@ -79,6 +79,16 @@ var workloadTypes = map[string]bool{
 // parseWorkloadArgs reads the workload a command acts on from its arguments:
 // workload/NAME, workload NAME, or NAME alone. Any other resource type is
 // refused, naming the command, since TinyForge's verbs know workloads only.
+// workloadTarget reads the workload named in args and the namespace the
+// factory selects: what every workload verb resolves first.
+func workloadTarget(f cmdutil.Factory, command string, args []string) (workload, namespace string, err error) {
+	if workload, err = parseWorkloadArgs(command, args); err != nil {
+		return "", "", err
+	}
+	namespace, err = namespaceFrom(f)
+	return workload, namespace, err
+}
+
 func parseWorkloadArgs(command string, args []string) (string, error) {
 	var typ, name string
 	switch len(args) {

@@ -75,10 +75,7 @@ func NewCmdRolloutApprove(f cmdutil.Factory, streams genericiooptions.IOStreams)
 // Complete reads the workload from args and builds the client.
 func (o *RolloutApproveOptions) Complete(f cmdutil.Factory, args []string) error {
 	var err error
-	if o.Workload, err = parseWorkloadArgs("rollout approve", args); err != nil {
-		return err
-	}
-	if o.Namespace, err = namespaceFrom(f); err != nil {
+	if o.Workload, o.Namespace, err = workloadTarget(f, "rollout approve", args); err != nil {
 		return err
 	}
 	o.Client, err = newClient(f)

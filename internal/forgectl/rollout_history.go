@@ -104,10 +104,7 @@ func NewCmdRolloutHistory(f cmdutil.Factory, streams genericiooptions.IOStreams)
 // Complete reads the workload from args and builds the client and printer.
 func (o *RolloutHistoryOptions) Complete(f cmdutil.Factory, args []string) error {
 	var err error
-	if o.Workload, err = parseWorkloadArgs("rollout history", args); err != nil {
-		return err
-	}
-	if o.Namespace, err = namespaceFrom(f); err != nil {
+	if o.Workload, o.Namespace, err = workloadTarget(f, "rollout history", args); err != nil {
 		return err
 	}
 	if o.Client, err = newClient(f); err != nil {

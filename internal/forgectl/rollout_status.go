@@ -93,10 +93,7 @@ func NewCmdRolloutStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) 
 // Complete reads the workload from args and builds the client.
 func (o *RolloutStatusOptions) Complete(f cmdutil.Factory, args []string) error {
 	var err error
-	if o.Workload, err = parseWorkloadArgs("rollout status", args); err != nil {
-		return err
-	}
-	if o.Namespace, err = namespaceFrom(f); err != nil {
+	if o.Workload, o.Namespace, err = workloadTarget(f, "rollout status", args); err != nil {
 		return err
 	}
 	o.Client, err = newClient(f)

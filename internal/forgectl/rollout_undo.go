@@ -112,10 +112,7 @@ func NewCmdRolloutUndo(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 // Complete reads the workload from args and builds the client and printer.
 func (o *RolloutUndoOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	var err error
-	if o.Workload, err = parseWorkloadArgs("rollout undo", args); err != nil {
-		return err
-	}
-	if o.Namespace, err = namespaceFrom(f); err != nil {
+	if o.Workload, o.Namespace, err = workloadTarget(f, "rollout undo", args); err != nil {
 		return err
 	}
 	if o.DryRunStrategy, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
