@@ -19,6 +19,12 @@ type DeploymentIntent struct {
 	// Revision identifies what runs: an image digest, a git commit, or a hash
 	// of the config. Deploying the current revision again is a no-op for
 	// sources, so it must change exactly when what runs would change.
+	//
+	// Empty means "whatever the workload's current spec resolves to when
+	// the deploy runs": the image source pulls its configured reference
+	// again, the static source fetches its branch again. Cron and manual
+	// triggers use it to redeploy the current spec; such an intent must
+	// give a Reason.
 	Revision string
 
 	// Reason is one line for people: why this deploy happens, such as
@@ -82,8 +88,8 @@ type GitRef struct {
 func (i DeploymentIntent) Validate() error {
 	var errs []error
 	switch {
-	case i.Revision == "":
-		errs = append(errs, errors.New("revision is empty"))
+	case i.Revision == "" && i.Reason == "":
+		errs = append(errs, errors.New("revision is empty and no reason is given (an intent without a revision redeploys the current spec, and must say why)"))
 	case len(i.Revision) > MaxRevisionLength:
 		errs = append(errs, fmt.Errorf("revision is %d bytes long, more than %d", len(i.Revision), MaxRevisionLength))
 	case strings.IndexFunc(i.Revision, notPrintableWord) >= 0:

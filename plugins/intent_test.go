@@ -29,9 +29,13 @@ func TestDeploymentIntentValidate(t *testing.T) {
 			intent: DeploymentIntent{Revision: "config-5d41402abc4b"},
 		},
 		{
-			name:    "empty revision",
-			intent:  DeploymentIntent{Reason: "x"},
-			wantErr: []string{"revision is empty"},
+			name:   "empty revision redeploys the current spec",
+			intent: DeploymentIntent{Reason: "cron schedule */5 * * * * fired"},
+		},
+		{
+			name:    "empty revision without a reason",
+			intent:  DeploymentIntent{},
+			wantErr: []string{"revision is empty and no reason is given"},
 		},
 		{
 			name:    "revision too long",
