@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -87,4 +90,32 @@ func (r MatchResult) Validate() error {
 	default:
 		return nil
 	}
+}
+
+// Poller is implemented by triggers that can look for a change themselves
+// instead of (or beside) waiting for a webhook, such as a registry trigger
+// resolving its tag policy against the registry. The Trigger controller
+// calls Poll every PollInterval and creates an Event from the result,
+// named after its DeliveryID, so the same state polled twice creates one
+// Event only.
+type Poller interface {
+	// PollInterval returns how often to poll under config; zero means the
+	// config does not ask for polling.
+	PollInterval(config []byte) time.Duration
+
+	// Poll returns the event that describes the current state of what the
+	// trigger watches (for a registry trigger: the image its tag policy
+	// picks, with its digest). DeliveryID must change exactly when that
+	// state does. trigger is the Trigger's namespace and name, for reading
+	// its Secrets.
+	Poll(ctx context.Context, deps Deps, trigger types.NamespacedName, config []byte) (InboundEvent, error)
+}
+
+// Scheduler is implemented by triggers that fire on a schedule (cron). The
+// Trigger controller, on the leader only, creates a cron-tick Event at each
+// time Next returns.
+type Scheduler interface {
+	// Next returns the first time after after at which the schedule in
+	// config fires.
+	Next(config []byte, after time.Time) (time.Time, error)
 }
