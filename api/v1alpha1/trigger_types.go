@@ -96,6 +96,19 @@ type TriggerStatus struct {
 	// +kubebuilder:validation:MaxLength=256
 	WebhookPath string `json:"webhookPath,omitempty"`
 
+	// secretName is the Secret in this namespace holding the webhook token:
+	// spec.secretRef.name, or the Secret the controller generated when
+	// spec.secretRef is absent (key "token").
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName,omitempty"`
+
+	// lastScheduleTime is when the schedule of a cron trigger last fired.
+	// A restarted or newly elected controller fires at most the one tick
+	// missed most recently, never a burst.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+
 	// lastEvent is the newest Event created for this trigger.
 	// +optional
 	LastEvent *EventSummary `json:"lastEvent,omitempty"`

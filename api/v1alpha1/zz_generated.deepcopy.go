@@ -942,6 +942,10 @@ func (in *TriggerStatus) DeepCopyInto(out *TriggerStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.LastScheduleTime != nil {
+		in, out := &in.LastScheduleTime, &out.LastScheduleTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LastEvent != nil {
 		in, out := &in.LastEvent, &out.LastEvent
 		*out = new(EventSummary)
