@@ -21,7 +21,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
+	"github.com/tinyforge/tinyforge/controllers/event"
+	"github.com/tinyforge/tinyforge/controllers/index"
 	"github.com/tinyforge/tinyforge/controllers/namespace"
+	"github.com/tinyforge/tinyforge/controllers/trigger"
+	"github.com/tinyforge/tinyforge/controllers/triggerbinding"
 	"github.com/tinyforge/tinyforge/controllers/workload"
 	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
@@ -53,6 +57,8 @@ type Options struct {
 	Routes plugins.RouteTable
 	// URLFor builds a workload's status.url from a route's host and path.
 	URLFor func(host, pathPrefix string) string
+	// EventTTL is how long Events are kept.
+	EventTTL time.Duration
 }
 
 // NewOptions returns client-go's leader-election defaults.
@@ -66,6 +72,7 @@ func NewOptions() *Options {
 		MetricsBindAddress:      "0",
 		HealthProbeBindAddress:  "0",
 		ResyncPeriod:            5 * time.Minute,
+		EventTTL:                event.DefaultTTL,
 	}
 }
 
@@ -78,6 +85,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the controllers' own /metrics; 0 turns it off.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often every workload's containers are checked against its spec even when nothing happened.")
+	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "How long Events (webhook deliveries, cron ticks, manual deploys) are kept with their outcomes.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the controllers' /healthz and /readyz; 0 turns it off.")
 }
 
@@ -175,6 +183,35 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 	if err := wr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
 	}
+	return setupTriggerControllers(mgr, o)
+}
+
+// setupTriggerControllers registers the Trigger, TriggerBinding and Event
+// controllers and the indexes they list by.
+func setupTriggerControllers(mgr manager.Manager, o *Options) error {
+	if err := index.AddBindingIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	tr := &trigger.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("trigger-controller"), //nolint:staticcheck // core/v1 Events, see above
+	}
+	if err := tr.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the trigger controller: %w", err)
+	}
+	if err := (&triggerbinding.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the triggerbinding controller: %w", err)
+	}
+	er := &event.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("event-controller"), //nolint:staticcheck // core/v1 Events, see above
+		TTL:       o.EventTTL,
+	}
+	if err := er.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the event controller: %w", err)
+	}
 	return nil
 }
 
@@ -208,7 +245,7 @@ func WaitForAPI(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	for _, resource := range []string{"workloads", "rollouts"} {
+	for _, resource := range []string{"workloads", "rollouts", "triggers", "triggerbindings", "events"} {
 		var last error
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			last = rc.Get().Resource(resource).Param("limit", "1").MaxRetries(0).Do(ctx).Error()

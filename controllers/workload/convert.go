@@ -142,6 +142,9 @@ func intentFor(ro *tinyforgev1alpha1.Rollout) plugins.DeploymentIntent {
 		Reason:   string(ro.Spec.Reason),
 		Rollout:  ro.Name,
 	}
+	if cause := ro.Annotations[AnnotationChangeCause]; cause != "" {
+		in.Reason = cause
+	}
 	if ro.Spec.EventRef != nil {
 		in.EventName = ro.Spec.EventRef.Name
 	}

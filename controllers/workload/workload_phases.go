@@ -26,6 +26,9 @@ const (
 	AnnotationConfigHash = "tinyforge.dev/config-hash"
 	// LabelWorkload names a Rollout's Workload, for selectors.
 	LabelWorkload = "tinyforge.dev/workload"
+	// AnnotationChangeCause is the one line for people on why a Rollout
+	// exists (its intent's reason), under the name kubectl uses.
+	AnnotationChangeCause = "kubernetes.io/change-cause"
 )
 
 // scope carries what one reconcile learns from step to step.
