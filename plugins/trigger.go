@@ -119,3 +119,12 @@ type Scheduler interface {
 	// config fires.
 	Next(config []byte, after time.Time) (time.Time, error)
 }
+
+// EventAcceptor is implemented by triggers that act on some event types
+// only. The webhook ingress answers a delivery of any other type "ignored"
+// and creates no Event, so a registry trigger's URL pasted into a git
+// provider does not fill the cluster with Events that can never match.
+type EventAcceptor interface {
+	// Accepts reports whether events of type t can ever match.
+	Accepts(t EventType) bool
+}

@@ -26,6 +26,7 @@ Talk to it with forgectl, kubectl or any Kubernetes client.`,
 		newServerCommand(out, errOut),
 		newAPIServerCommand(out, errOut),
 		newControllersCommand(),
+		newIngressCommand(),
 		newVersionCommand(out),
 	)
 	return root

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/datadir"
+	"github.com/tinyforge/tinyforge/internal/ingress"
 )
 
 func newControllersCommand() *cobra.Command {
@@ -34,6 +38,33 @@ func newControllersCommand() *cobra.Command {
 				return err
 			}
 			return mgr.Start(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the API server (default: the admin kubeconfig in the data dir).")
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newIngressCommand() *cobra.Command {
+	o := ingress.NewOptions()
+	kubeconfig := ""
+	cmd := &cobra.Command{
+		Use:   "ingress",
+		Short: "Run the webhook ingress alone, against the API server in --kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Address == "" {
+				return fmt.Errorf("--ingress-address must not be empty")
+			}
+			if kubeconfig == "" {
+				kubeconfig = datadir.Kubeconfig(datadir.Default())
+			}
+			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return ingress.Serve(ctx, cfg, controllers.Scheme(), *o, klog.FromContext(ctx).WithName("ingress"), nil)
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the API server (default: the admin kubeconfig in the data dir).")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/apiserver"
+	"github.com/tinyforge/tinyforge/internal/ingress"
 	"github.com/tinyforge/tinyforge/internal/proxy"
 	"github.com/tinyforge/tinyforge/plugins/source/image"
 )
@@ -25,9 +26,10 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	apiOpts := apiserver.NewOptions(out, errOut)
 	ctrlOpts := controllers.NewOptions()
 	proxyOpts := &proxy.Options{}
+	ingressOpts := ingress.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run etcd, the API server, the controllers and the proxy in one process",
+		Short: "Run etcd, the API server, the controllers, the proxy and the webhook ingress in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := ctrlOpts.Validate(); err != nil {
@@ -35,6 +37,9 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 			}
 			proxyOpts.Complete()
 			if err := proxyOpts.Validate(); err != nil {
+				return err
+			}
+			if err := ingressOpts.Validate(); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -65,6 +70,14 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 				}); err != nil {
 					return err
 				}
+				if ingressOpts.Address != "" {
+					if err := s.AddPostStartHook("start-tinyforge-ingress", func(hc genericapiserver.PostStartHookContext) error {
+						go runIngress(ctx, hc.LoopbackClientConfig, *ingressOpts, cancel)
+						return nil
+					}); err != nil {
+						return err
+					}
+				}
 				return s.AddPostStartHook("start-tinyforge-controllers", func(hc genericapiserver.PostStartHookContext) error {
 					mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
 					if err != nil {
@@ -88,7 +101,20 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	apiOpts.AddFlags(cmd.Flags())
 	ctrlOpts.AddFlags(cmd.Flags())
 	proxyOpts.AddFlags(cmd.Flags())
+	ingressOpts.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// runIngress serves webhooks once the API lists triggers; every server
+// replica does, leader or not.
+func runIngress(ctx context.Context, cfg *rest.Config, o ingress.Options, cancel context.CancelCauseFunc) {
+	log := klog.FromContext(ctx).WithName("ingress")
+	if err := controllers.WaitForAPI(ctx, cfg); err != nil && ctx.Err() == nil {
+		log.Error(err, "Starting the ingress anyway")
+	}
+	if err := ingress.Serve(ctx, cfg, controllers.Scheme(), o, log, nil); err != nil && ctx.Err() == nil {
+		cancel(fmt.Errorf("webhook ingress: %w", err))
+	}
 }
 
 // The proxy tells the image source when old backends are idle.
