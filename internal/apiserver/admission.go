@@ -51,17 +51,29 @@ const LabelRolloutWorkload = "tinyforge.dev/workload"
 
 // Admit labels Rollouts with their workload.
 func (a *tinyforgeAdmission) Admit(_ context.Context, attr admission.Attributes, _ admission.ObjectInterfaces) error {
-	if attr.GetKind().GroupKind() != rolloutKind || attr.GetSubresource() != "" ||
-		(attr.GetOperation() != admission.Create && attr.GetOperation() != admission.Update) {
+	if attr.GetSubresource() != "" || (attr.GetOperation() != admission.Create && attr.GetOperation() != admission.Update) {
 		return nil
 	}
 	obj, ok := attr.GetObject().(*unstructured.Unstructured)
 	if !ok {
 		return nil
 	}
+	switch attr.GetKind().GroupKind() {
+	case rolloutKind:
+		labelRollout(obj)
+	case eventKind:
+		if attr.GetOperation() == admission.Create {
+			stampManualUser(obj, attr)
+		}
+	}
+	return nil
+}
+
+// labelRollout labels a Rollout with its workload, for selectors.
+func labelRollout(obj *unstructured.Unstructured) {
 	name, _, _ := unstructured.NestedString(obj.Object, "spec", "workloadRef", "name")
 	if name == "" {
-		return nil
+		return
 	}
 	labels := obj.GetLabels()
 	if labels == nil {
@@ -69,7 +81,26 @@ func (a *tinyforgeAdmission) Admit(_ context.Context, attr admission.Attributes,
 	}
 	labels[LabelRolloutWorkload] = name
 	obj.SetLabels(labels)
-	return nil
+}
+
+// stampManualUser records who asked for a manual deploy, as this server
+// authenticated them, over whatever the client wrote: the audit trail of
+// `forgectl deploy` cannot be forged.
+func stampManualUser(obj *unstructured.Unstructured, attr admission.Attributes) {
+	if typ, _, _ := unstructured.NestedString(obj.Object, "spec", "type"); typ != string(tinyforgev1alpha1.EventTypeManual) {
+		return
+	}
+	user := ""
+	if u := attr.GetUserInfo(); u != nil {
+		user = u.GetName()
+	}
+	if len(user) > 256 {
+		user = user[:256]
+	}
+	if _, found, _ := unstructured.NestedMap(obj.Object, "spec", "manual"); !found {
+		_ = unstructured.SetNestedMap(obj.Object, map[string]any{}, "spec", "manual")
+	}
+	_ = unstructured.SetNestedField(obj.Object, user, "spec", "manual", "user")
 }
 
 func newAdmission() *tinyforgeAdmission {
@@ -85,6 +116,7 @@ var (
 	sourceKindKind     = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindSourceKind).GroupKind()
 	triggerKindKind    = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindTriggerKind).GroupKind()
 	rolloutKind        = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindRollout).GroupKind()
+	eventKind          = tinyforgev1alpha1.GroupVersion.WithKind(tinyforgev1alpha1.KindEvent).GroupKind()
 	triggersResource   = tinyforgev1alpha1.GroupVersion.WithResource("triggers")
 	namespacesResource = schema.GroupResource{Resource: "namespaces"}
 	// protectedNamespaces hold the server's own objects.

@@ -17,7 +17,7 @@ var commandGroups = []struct {
 }{
 	// TinyForge's verbs, as addTinyForgeCommands adds them; rollout and logs
 	// take the place of kubectl's.
-	{"TinyForge Commands:", []string{"rollout", "logs"}},
+	{"TinyForge Commands:", []string{"deploy", "rollout", "logs", "webhook-url"}},
 	{"Basic Commands (Beginner):", []string{"create", "expose", "run", "set"}},
 	{"Basic Commands (Intermediate):", []string{"explain", "get", "edit", "delete"}},
 	{"Deploy Commands:", []string{"scale", "autoscale"}},

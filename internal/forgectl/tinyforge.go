@@ -22,4 +22,5 @@ import (
 func addTinyForgeCommands(root *cobra.Command, f cmdutil.Factory, streams genericiooptions.IOStreams) {
 	replaceSubcommand(root, "rollout", NewCmdRollout(f, streams))
 	replaceSubcommand(root, "logs", NewCmdLogs(f, streams))
+	root.AddCommand(NewCmdDeploy(f, streams), NewCmdWebhookURL(f, streams))
 }
