@@ -29,7 +29,11 @@ DOCKER=docker
 
 if ! $DOCKER info >/dev/null 2>&1; then
   echo "test-env: starting dockerd (log: /tmp/tinyforge-dockerd.log)"
-  $SUDO sh -c 'nohup dockerd >/tmp/tinyforge-dockerd.log 2>&1 &'
+  # A daemon killed with its process group leaves its pid file behind.
+  if [ -f /var/run/docker.pid ] && ! pgrep -x dockerd >/dev/null; then $SUDO rm -f /var/run/docker.pid; fi
+  # setsid: the daemon must outlive the shell (and process group) that
+  # started it, or a test runner's cleanup takes it down mid-run.
+  $SUDO setsid sh -c 'nohup dockerd >>/tmp/tinyforge-dockerd.log 2>&1 &' </dev/null
   for _ in $(seq 1 60); do
     $DOCKER info >/dev/null 2>&1 && break
     sleep 0.5

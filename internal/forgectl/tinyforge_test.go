@@ -25,7 +25,7 @@ func TestTinyForgeCommandsReplaceKubectls(t *testing.T) {
 		{
 			name:    "root lists them under TinyForge",
 			args:    []string{"--help"},
-			want:    []string{"TinyForge Commands:\n  rollout ", "\n  logs "},
+			want:    []string{"TinyForge Commands:\n  deploy ", "\n  rollout ", "\n  logs ", "\n  webhook-url "},
 			notWant: []string{"Deploy Commands:\n  rollout"},
 		},
 		{
@@ -38,6 +38,8 @@ func TestTinyForgeCommandsReplaceKubectls(t *testing.T) {
 		{name: "rollout status", args: []string{"rollout", "status", "--help"}, want: []string{"-w, --watch=true", "--timeout=0s"}},
 		{name: "rollout undo", args: []string{"rollout", "undo", "--help"}, want: []string{"--to-revision=", "--dry-run="}},
 		{name: "rollout approve", args: []string{"rollout", "approve", "--help"}, want: []string{"--rollout="}},
+		{name: "deploy", args: []string{"deploy", "--help"}, want: []string{"manual Event", "--revision=", "--reason=", "--trigger="}},
+		{name: "webhook-url", args: []string{"webhook-url", "--help"}, want: []string{"paste into a provider", "--base-url="}},
 		{
 			name:    "logs",
 			args:    []string{"logs", "--help"},
