@@ -4,4 +4,10 @@ package all
 import (
 	// The image source: one container of a container image.
 	_ "github.com/tinyforge/tinyforge/plugins/source/image"
+
+	// Triggers: registry pushes, git pushes, manual deploys, schedules.
+	_ "github.com/tinyforge/tinyforge/plugins/trigger/cron"
+	_ "github.com/tinyforge/tinyforge/plugins/trigger/git"
+	_ "github.com/tinyforge/tinyforge/plugins/trigger/manual"
+	_ "github.com/tinyforge/tinyforge/plugins/trigger/registry"
 )

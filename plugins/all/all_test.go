@@ -15,4 +15,9 @@ func TestBuiltinsRegistered(t *testing.T) {
 			t.Errorf("source kind %q is not registered; registered: %v", kind, plugins.SourceKinds())
 		}
 	}
+	for _, kind := range []string{"registry", "git", "manual", "cron"} {
+		if !slices.Contains(plugins.TriggerKinds(), kind) {
+			t.Errorf("trigger kind %q is not registered; registered: %v", kind, plugins.TriggerKinds())
+		}
+	}
 }
