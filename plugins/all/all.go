@@ -4,6 +4,8 @@ package all
 import (
 	// The image source: one container of a container image.
 	_ "github.com/tinyforge/tinyforge/plugins/source/image"
+	// The static source: a site from a git folder, built into an image.
+	_ "github.com/tinyforge/tinyforge/plugins/source/static"
 
 	// Triggers: registry pushes, git pushes, manual deploys, schedules.
 	_ "github.com/tinyforge/tinyforge/plugins/trigger/cron"

@@ -14,6 +14,13 @@
 //	-slow-start / $SLOW_START=2s           wait that long before listening
 //	-shutdown-timeout / $SHUTDOWN_TIMEOUT  drain limit on SIGTERM (8s)
 //	-healthcheck                           probe 127.0.0.1:$PORT/healthz and exit 0 or 1
+//	-static-dir / $STATIC_DIR=/www         serve that directory's files (static mode)
+//
+// Build step modes, for images that build a static site with no shell (each
+// does its work and exits):
+//
+//	-build-copy SRC:DST     copy the tree SRC to DST, and write DST/built.txt
+//	-build-fail MESSAGE     print MESSAGE to stderr and exit with code 3
 //
 // Endpoints (text responses end in a newline):
 //
@@ -25,6 +32,8 @@
 //	GET  /stream?n=5&every=100ms  n lines, each flushed, d apart
 //	GET  /ws                    WebSocket echo (RFC 6455, unfragmented frames up to 64 KiB)
 //	GET  /env?key=K             the value of the environment variable K, 404 when unset
+//	GET  /<file>                in static mode, the file under the static directory
+//	                            (GET / serves its index.html instead of the version)
 //
 // On SIGTERM or SIGINT it stops accepting, lets in-flight requests finish
 // within the shutdown timeout, sends WebSocket peers a going-away close frame,

@@ -22,6 +22,9 @@ const (
 type app struct {
 	version  string
 	hostname string
+	// staticDir is served at the paths the endpoints leave; empty serves
+	// nothing there.
+	staticDir string
 	// unhealthy makes /healthz fail; /fail and /recover flip it.
 	unhealthy atomic.Bool
 	// exit ends the process; tests replace it.
@@ -34,14 +37,20 @@ func newApp(cfg config, exit func(int)) *app {
 	if err != nil {
 		host = "unknown"
 	}
-	a := &app{version: cfg.version, hostname: host, exit: exit}
+	a := &app{version: cfg.version, hostname: host, staticDir: cfg.staticDir, exit: exit}
 	a.unhealthy.Store(cfg.failHealth)
 	return a
 }
 
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.handleRoot)
+	if a.staticDir != "" {
+		// Static mode: the site's index.html answers /, its files the
+		// paths no endpoint claims.
+		mux.Handle("GET /", http.FileServer(http.Dir(a.staticDir)))
+	} else {
+		mux.HandleFunc("GET /{$}", a.handleRoot)
+	}
 	mux.HandleFunc("GET /healthz", a.handleHealthz)
 	mux.HandleFunc("POST /fail", a.handleFail)
 	mux.HandleFunc("POST /recover", a.handleRecover)

@@ -25,6 +25,11 @@ type config struct {
 	slowStart       time.Duration
 	shutdownTimeout time.Duration
 	healthcheck     bool
+	// staticDir, when set, is served at every path the endpoints leave.
+	staticDir string
+	// buildCopy and buildFail are one-shot build step modes (see build.go).
+	buildCopy string
+	buildFail string
 }
 
 // parseConfig reads flags from args, then lets each environment variable that
@@ -42,6 +47,9 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 8*time.Second,
 		"how long SIGTERM waits for in-flight requests; below docker stop's 10s grace ($SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&cfg.healthcheck, "healthcheck", false, "probe http://127.0.0.1:$PORT/healthz, exit 0 when it answers 200, else 1")
+	fs.StringVar(&cfg.staticDir, "static-dir", "", "serve the files of this directory at every other path ($STATIC_DIR)")
+	fs.StringVar(&cfg.buildCopy, "build-copy", "", "build step: copy the tree SRC to DST (given as SRC:DST), add DST/built.txt, and exit")
+	fs.StringVar(&cfg.buildFail, "build-fail", "", "build step: print this message to stderr and exit with code 3")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -54,6 +62,9 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	}
 	if v := getenv("VERSION"); v != "" {
 		cfg.version = v
+	}
+	if v := getenv("STATIC_DIR"); v != "" {
+		cfg.staticDir = v
 	}
 	if v := getenv("FAIL_HEALTH"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -104,6 +115,9 @@ func main() {
 	}
 	if cfg.healthcheck {
 		os.Exit(probe("http://"+net.JoinHostPort("127.0.0.1", cfg.port)+"/healthz", 3*time.Second))
+	}
+	if cfg.buildCopy != "" || cfg.buildFail != "" {
+		os.Exit(buildStep(cfg, os.Stdout, os.Stderr))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -42,6 +42,17 @@ func TestParseConfig(t *testing.T) {
 			want: defaults,
 		},
 		{name: "healthcheck mode", args: []string{"-healthcheck"}, want: config{port: "8080", shutdownTimeout: 8 * time.Second, healthcheck: true}},
+		{
+			name: "static mode from the env",
+			args: []string{"-static-dir=/a"},
+			env:  map[string]string{"STATIC_DIR": "/www"},
+			want: config{port: "8080", shutdownTimeout: 8 * time.Second, staticDir: "/www"},
+		},
+		{
+			name: "build step modes",
+			args: []string{"-build-copy=src:dist", "-build-fail=boom"},
+			want: config{port: "8080", shutdownTimeout: 8 * time.Second, buildCopy: "src:dist", buildFail: "boom"},
+		},
 		{name: "bad port", env: map[string]string{"PORT": "http"}, wantErr: "port"},
 		{name: "port out of range", args: []string{"-port=70000"}, wantErr: "port"},
 		{name: "bad duration", env: map[string]string{"EXIT_AFTER": "soon"}, wantErr: "EXIT_AFTER"},
