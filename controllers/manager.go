@@ -11,6 +11,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -244,6 +245,30 @@ func WaitForAPI(ctx context.Context, cfg *rest.Config) error {
 	rc, err := rest.RESTClientFor(c)
 	if err != nil {
 		return err
+	}
+	// The manager's REST mapper reads discovery, which follows the CRDs by
+	// a moment; its field indexes fail on a kind it cannot map.
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var lastDiscovery error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := dc.ServerResourcesForGroupVersion(tinyforgev1alpha1.GroupVersion.String())
+		if err != nil {
+			lastDiscovery = err
+			return false, nil
+		}
+		for _, r := range list.APIResources {
+			if r.Name == "triggerbindings" {
+				return true, nil
+			}
+		}
+		lastDiscovery = fmt.Errorf("discovery does not list triggerbindings yet")
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for discovery of %s: %w (last: %v)", tinyforgev1alpha1.GroupVersion, err, lastDiscovery)
 	}
 	for _, resource := range []string{"workloads", "rollouts", "triggers", "triggerbindings", "events"} {
 		var last error

@@ -30,11 +30,11 @@ func newControllersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mgr, err := controllers.NewManager(cfg, o)
-			if err != nil {
+			if err := controllers.WaitForAPI(cmd.Context(), cfg); err != nil {
 				return err
 			}
-			if err := controllers.WaitForAPI(cmd.Context(), cfg); err != nil {
+			mgr, err := controllers.NewManager(cfg, o)
+			if err != nil {
 				return err
 			}
 			return mgr.Start(cmd.Context())

@@ -79,15 +79,17 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 					}
 				}
 				return s.AddPostStartHook("start-tinyforge-controllers", func(hc genericapiserver.PostStartHookContext) error {
-					mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
-					if err != nil {
-						close(mgrDone)
-						return err
-					}
 					go func() {
 						defer close(mgrDone)
+						// The manager's field indexes need our kinds in
+						// discovery, which follows the CRDs by a moment.
 						if err := controllers.WaitForAPI(mgrCtx, hc.LoopbackClientConfig); err != nil && mgrCtx.Err() == nil {
 							klog.FromContext(mgrCtx).Error(err, "Starting the controllers anyway")
+						}
+						mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
+						if err != nil {
+							cancel(fmt.Errorf("controller manager: %w", err))
+							return
 						}
 						if err := mgr.Start(mgrCtx); err != nil {
 							cancel(fmt.Errorf("controller manager: %w", err))

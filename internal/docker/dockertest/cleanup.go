@@ -14,9 +14,9 @@ import (
 	"github.com/tinyforge/tinyforge/internal/docker"
 )
 
-// CleanupContainers registers a cleanup that force-removes the containers,
-// then the networks and volumes, carrying every one of labels ("key=value",
-// or "key" for any value), such as
+// CleanupContainers force-removes the containers, then the networks and
+// volumes, carrying every one of labels ("key=value", or "key" for any
+// value), now (leftovers of an interrupted run) and when the test ends, such as
 // docker.LabelNamespace+"="+testNamespace. At least one label is required:
 // none would select every container on the machine.
 //
@@ -31,6 +31,8 @@ func CleanupContainers(t testing.TB, cli docker.API, labels ...string) {
 	for _, l := range labels {
 		f.Add("label", l)
 	}
+	// Leftovers of an interrupted earlier run would confuse this one.
+	removeLabelled(t, cli, f)
 	t.Cleanup(func() { removeLabelled(t, cli, f) })
 }
 
