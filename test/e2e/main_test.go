@@ -79,6 +79,8 @@ type server struct {
 	Kubeconf string
 	// ProxyAddr is the proxy's HTTP address (host:port).
 	ProxyAddr string
+	// IngressAddr is the webhook ingress's address (host:port).
+	IngressAddr string
 }
 
 type syncBuffer struct {
@@ -105,7 +107,7 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	ports, err := apiservertest.FreePorts(4)
+	ports, err := apiservertest.FreePorts(5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +115,7 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 		"--secure-port", strconv.Itoa(ports[0]),
 		"--etcd-client-port", strconv.Itoa(ports[1]), "--etcd-peer-port", strconv.Itoa(ports[2]),
 		"--proxy-http-address", "127.0.0.1:" + strconv.Itoa(ports[3]),
+		"--ingress-address", "127.0.0.1:" + strconv.Itoa(ports[4]),
 		"--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=250ms",
 	}
 	args = append(args, extraArgs...)
@@ -125,6 +128,9 @@ func runServer(t *testing.T, dataDir string, args []string) *server {
 	for i, a := range args {
 		if a == "--proxy-http-address" && i+1 < len(args) {
 			s.ProxyAddr = args[i+1]
+		}
+		if a == "--ingress-address" && i+1 < len(args) {
+			s.IngressAddr = args[i+1]
 		}
 	}
 	s.cmd = exec.Command(bin.tinyforge, args...)
