@@ -4,6 +4,8 @@ package all
 import (
 	// The image source: one container of a container image.
 	_ "github.com/tinyforge/tinyforge/plugins/source/image"
+	// The compose source: a Compose stack, created through the Docker API.
+	_ "github.com/tinyforge/tinyforge/plugins/source/compose"
 	// The static source: a site from a git folder, built into an image.
 	_ "github.com/tinyforge/tinyforge/plugins/source/static"
 

@@ -10,7 +10,7 @@ import (
 )
 
 func TestBuiltinsRegistered(t *testing.T) {
-	for _, kind := range []string{"image", "static"} {
+	for _, kind := range []string{"image", "compose", "static"} {
 		if !slices.Contains(plugins.SourceKinds(), kind) {
 			t.Errorf("source kind %q is not registered; registered: %v", kind, plugins.SourceKinds())
 		}
