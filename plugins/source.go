@@ -91,6 +91,10 @@ type ServiceResult struct {
 	Name string
 	// Action taken.
 	Action ServiceAction
+	// BlueGreen is set when a Replaced service was replaced blue-green
+	// (started beside the old one, health-gated, switched, drained) rather
+	// than stopped and recreated in place.
+	BlueGreen bool
 }
 
 // ReconcileResult is what Reconcile found and did.

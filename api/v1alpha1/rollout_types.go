@@ -96,7 +96,7 @@ func (p RolloutPhase) IsFinal() bool {
 }
 
 // ServiceAction is what a deploy did to one service of a workload.
-// +kubebuilder:validation:Enum=Recreated;BlueGreen;Unchanged
+// +kubebuilder:validation:Enum=Created;Recreated;BlueGreen;Unchanged;Removed
 type ServiceAction string
 
 // Service actions.
@@ -107,6 +107,10 @@ const (
 	ServiceActionBlueGreen ServiceAction = "BlueGreen"
 	// ServiceActionUnchanged: the service was left running as it was.
 	ServiceActionUnchanged ServiceAction = "Unchanged"
+	// ServiceActionCreated: the service did not run before and was started.
+	ServiceActionCreated ServiceAction = "Created"
+	// ServiceActionRemoved: the service left the config and was removed.
+	ServiceActionRemoved ServiceAction = "Removed"
 )
 
 // RolloutSpec is one deploy of one revision of one Workload. Only

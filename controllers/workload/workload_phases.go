@@ -263,6 +263,7 @@ func (r *Reconciler) deploy(ctx context.Context, s *scope) error {
 		ro.Status.CompletionTime = &done
 		ro.Status.Revision = res.Revision
 		ro.Status.Message = res.Message
+		ro.Status.Services = serviceStatuses(res.Services)
 	}); err != nil {
 		return err
 	}

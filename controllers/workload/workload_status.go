@@ -88,3 +88,28 @@ func (r *Reconciler) event(w *tinyforgev1alpha1.Workload, kind, reason, format s
 		r.Recorder.Eventf(w, kind, reason, format, args...)
 	}
 }
+
+// serviceStatuses says what a deploy did to each service, in the API's
+// words: a replaced service was replaced blue-green or recreated in place.
+func serviceStatuses(results []plugins.ServiceResult) []tinyforgev1alpha1.ServiceStatus {
+	if len(results) == 0 {
+		return nil
+	}
+	out := make([]tinyforgev1alpha1.ServiceStatus, 0, len(results))
+	for _, r := range results {
+		action := tinyforgev1alpha1.ServiceActionUnchanged
+		switch r.Action {
+		case plugins.ServiceCreated:
+			action = tinyforgev1alpha1.ServiceActionCreated
+		case plugins.ServiceRemoved:
+			action = tinyforgev1alpha1.ServiceActionRemoved
+		case plugins.ServiceReplaced:
+			action = tinyforgev1alpha1.ServiceActionRecreated
+			if r.BlueGreen {
+				action = tinyforgev1alpha1.ServiceActionBlueGreen
+			}
+		}
+		out = append(out, tinyforgev1alpha1.ServiceStatus{Name: r.Name, Action: action})
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,14 +87,7 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 						if err := controllers.WaitForAPI(mgrCtx, hc.LoopbackClientConfig); err != nil && mgrCtx.Err() == nil {
 							klog.FromContext(mgrCtx).Error(err, "Starting the controllers anyway")
 						}
-						mgr, err := controllers.NewManager(hc.LoopbackClientConfig, ctrlOpts)
-						if err != nil {
-							cancel(fmt.Errorf("controller manager: %w", err))
-							return
-						}
-						if err := mgr.Start(mgrCtx); err != nil {
-							cancel(fmt.Errorf("controller manager: %w", err))
-						}
+						runControllers(mgrCtx, hc.LoopbackClientConfig, ctrlOpts, cancel)
 					}()
 					return nil
 				})
@@ -105,6 +99,31 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	proxyOpts.AddFlags(cmd.Flags())
 	ingressOpts.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// runControllers runs the controller manager until ctx ends. A manager
+// that loses its Lease (a renewal that timed out on a loaded machine)
+// stops; in this process the API server and etcd live on, so a new manager
+// campaigns again instead of the whole server exiting.
+func runControllers(ctx context.Context, cfg *rest.Config, o *controllers.Options, cancel context.CancelCauseFunc) {
+	log := klog.FromContext(ctx)
+	for {
+		mgr, err := controllers.NewManager(cfg, o)
+		if err != nil {
+			cancel(fmt.Errorf("controller manager: %w", err))
+			return
+		}
+		err = mgr.Start(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && strings.Contains(err.Error(), "leader election lost"):
+			log.Info("The controllers lost their Lease; campaigning again")
+		default:
+			cancel(fmt.Errorf("controller manager: %w", err))
+			return
+		}
+	}
 }
 
 // runIngress serves webhooks once the API lists triggers; every server

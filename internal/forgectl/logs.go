@@ -179,6 +179,12 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("workload %s/%s has no current revision: nothing has deployed yet (see forgectl rollout status workload/%s)",
 			o.Namespace, o.Workload, o.Workload)
 	}
+	// A compose redeploy recreates only the services that changed; the
+	// others keep the revision label they were created with, so a stack's
+	// containers are the workload's, whatever their revision.
+	if w.Spec.Source.Kind == "compose" {
+		revision = ""
+	}
 	containers, err := o.containers(ctx, revision)
 	if err != nil {
 		return err
@@ -202,8 +208,9 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// containers lists the containers of one revision of the workload (running
-// or not, so a crash's last words can be read), by name.
+// containers lists the containers of one revision of the workload, or of
+// every revision when revision is empty (running or not, so a crash's last
+// words can be read), by name.
 //
 // Reading touches nothing, so they are selected by the three labels that
 // name the revision alone, not also by the managed-by mark that guards what
@@ -213,8 +220,10 @@ func (o *LogsOptions) containers(ctx context.Context, revision string) ([]contai
 	filter := filters.NewArgs(
 		filters.Arg("label", docker.LabelNamespace+"="+o.Namespace),
 		filters.Arg("label", docker.LabelWorkload+"="+o.Workload),
-		filters.Arg("label", docker.LabelRevision+"="+revision),
 	)
+	if revision != "" {
+		filter.Add("label", docker.LabelRevision+"="+revision)
+	}
 	if o.Service != "" {
 		filter.Add("label", ComposeServiceLabel+"="+o.Service)
 	}
@@ -223,7 +232,10 @@ func (o *LogsOptions) containers(ctx context.Context, revision string) ([]contai
 		return nil, fmt.Errorf("listing the containers of workload %s/%s: %w", o.Namespace, o.Workload, err)
 	}
 	if len(list) == 0 {
-		what := fmt.Sprintf("workload %s/%s revision %s", o.Namespace, o.Workload, revision)
+		what := fmt.Sprintf("workload %s/%s", o.Namespace, o.Workload)
+		if revision != "" {
+			what += " revision " + revision
+		}
 		if o.Service != "" {
 			what += fmt.Sprintf(" service %q", o.Service)
 		}

@@ -116,7 +116,7 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 		"--etcd-client-port", strconv.Itoa(ports[1]), "--etcd-peer-port", strconv.Itoa(ports[2]),
 		"--proxy-http-address", "127.0.0.1:" + strconv.Itoa(ports[3]),
 		"--ingress-address", "127.0.0.1:" + strconv.Itoa(ports[4]),
-		"--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=250ms",
+		"--leader-elect-lease-duration=8s", "--leader-elect-renew-deadline=6s", "--leader-elect-retry-period=500ms",
 	}
 	args = append(args, extraArgs...)
 	return runServer(t, dataDir, args)

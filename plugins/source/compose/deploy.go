@@ -465,7 +465,8 @@ func (d *deployment) failure(service string, err error) error {
 func (d *deployment) results() []plugins.ServiceResult {
 	out := make([]plugins.ServiceResult, 0, len(d.outcomes))
 	for _, o := range d.outcomes {
-		out = append(out, plugins.ServiceResult{Name: o.service, Action: o.action})
+		out = append(out, plugins.ServiceResult{Name: o.service, Action: o.action,
+			BlueGreen: o.action == plugins.ServiceReplaced && o.how == "blue-green"})
 	}
 	return out
 }

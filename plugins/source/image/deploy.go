@@ -210,7 +210,8 @@ func (d *deployment) finish(ctx context.Context, cur instance, reused, replaced 
 	case !replaced:
 		action = plugins.ServiceCreated
 	}
-	res.Services = []plugins.ServiceResult{{Name: cur.Name, Action: action}}
+	res.Services = []plugins.ServiceResult{{Name: cur.Name, Action: action,
+		BlueGreen: action == plugins.ServiceReplaced && d.w.Strategy.Type != plugins.StrategyRecreate}}
 	var msg strings.Builder
 	if reused {
 		fmt.Fprintf(&msg, "revision %s already runs in %s", shortID(d.revision()), cur.Name)
