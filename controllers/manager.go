@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +25,7 @@ import (
 	"github.com/tinyforge/tinyforge/controllers/event"
 	"github.com/tinyforge/tinyforge/controllers/index"
 	"github.com/tinyforge/tinyforge/controllers/namespace"
+	"github.com/tinyforge/tinyforge/controllers/routetls"
 	"github.com/tinyforge/tinyforge/controllers/trigger"
 	"github.com/tinyforge/tinyforge/controllers/triggerbinding"
 	"github.com/tinyforge/tinyforge/controllers/workload"
@@ -56,6 +57,9 @@ type Options struct {
 	Docker docker.API
 	// Routes is the proxy's route table; nil when no proxy runs here.
 	Routes plugins.RouteTable
+	// Certificates is the proxy's certificate store, fed from the Secrets
+	// routes name in tls.secretName; nil when no proxy runs here.
+	Certificates routetls.Certificates
 	// URLFor builds a workload's status.url from a route's host and path.
 	URLFor func(host, pathPrefix string) string
 	// EventTTL is how long Events are kept.
@@ -183,6 +187,17 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 	}
 	if err := wr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)
+	}
+	if o.Certificates != nil {
+		tr := &routetls.Reconciler{
+			Client:       mgr.GetClient(),
+			APIReader:    mgr.GetAPIReader(),
+			Certificates: o.Certificates,
+			Recorder:     mgr.GetEventRecorderFor("routetls-controller"), //nolint:staticcheck // core/v1 Events, see above
+		}
+		if err := tr.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the route TLS controller: %w", err)
+		}
 	}
 	return setupTriggerControllers(mgr, o)
 }

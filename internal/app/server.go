@@ -49,6 +49,7 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 				return fmt.Errorf("starting the proxy: %w", err)
 			}
 			ctrlOpts.Routes = px
+			ctrlOpts.Certificates = px
 			ctrlOpts.URLFor = proxyURL(px.Addr())
 			return runAPIServer(ctx, out, apiOpts, func(s *apiserver.Server, cancel context.CancelCauseFunc) error {
 				go func() {
