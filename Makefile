@@ -69,6 +69,7 @@ run: build ## Start the server with its data in the default data dir.
 
 bench: build ## Print performance figures.
 	hack/bench-api.sh
+	hack/bench-flow.sh
 
 clean:
 	rm -rf bin

@@ -101,6 +101,8 @@ type options struct {
 	// proxyFlag is set when the binary's server runs the proxy, whose
 	// default address is not loopback and so must be set.
 	proxyFlag bool
+	// ingressFlag is set when it runs the webhook ingress too.
+	ingressFlag bool
 }
 
 func parseFlags() (options, error) {
@@ -146,6 +148,7 @@ func parseFlags() (options, error) {
 		return o, fmt.Errorf("running %s server --help: %w", bin, err)
 	}
 	o.proxyFlag = strings.Contains(string(help), "--proxy-http-address")
+	o.ingressFlag = strings.Contains(string(help), "--ingress-address")
 	return o, nil
 }
 
@@ -252,7 +255,7 @@ func (b *bench) startup(ctx context.Context, root string) error {
 	b.rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
 
 	progress("starting again on the data dir of the first fresh start")
-	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag)
+	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag, b.o.ingressFlag)
 	if err != nil {
 		return err
 	}
@@ -295,7 +298,7 @@ func (b *bench) freshStart(ctx context.Context, root string, n int) (dir string,
 
 // startStop starts a server on dir, waits for /readyz and stops it again.
 func (b *bench) startStop(ctx context.Context, dir string, p ports) (time.Duration, error) {
-	srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag)
+	srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag, b.o.ingressFlag)
 	if err != nil {
 		return 0, err
 	}
@@ -556,7 +559,7 @@ type server struct {
 
 // startServer starts tinyforge with its data in dataDir and its output
 // appended to dataDir.log; the start time is taken just before the exec.
-func startServer(bin, dataDir string, p ports, proxyFlag bool) (*server, error) {
+func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag bool) (*server, error) {
 	logPath := dataDir + ".log"
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -571,6 +574,11 @@ func startServer(bin, dataDir string, p ports, proxyFlag bool) (*server, error) 
 		"--etcd-peer-port", strconv.Itoa(p.etcdPeer)}
 	if proxyFlag {
 		args = append(args, "--proxy-http-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.proxy)))
+	}
+	if ingressFlag {
+		// Any free loopback port: the ingress's default, :8090 on every
+		// interface, would clash between servers started at once.
+		args = append(args, "--ingress-address", "127.0.0.1:0")
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
