@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
@@ -55,20 +56,27 @@ func compileTestApp(ctx context.Context, dir string) (string, error) {
 
 // dockerfile is a FROM scratch image of the test app answering
 // version=<version>; run makes the image unique to this run, so removing
-// it can never take another run's.
-func dockerfile(version, run string) string {
-	return fmt.Sprintf(`FROM scratch
+// it can never take another run's. env are more KEY=value settings, such
+// as STATIC_DIR=/www for the static site's serving image.
+func dockerfile(version, run string, env ...string) string {
+	s := fmt.Sprintf(`FROM scratch
 COPY testapp /testapp
 EXPOSE %d
 ENTRYPOINT ["/testapp"]
 ENV VERSION=%q BENCHFLOW_RUN=%q
 `, testAppPort, version, run)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		s += fmt.Sprintf("ENV %s=%q\n", k, v)
+	}
+	return s
 }
 
 // buildTestApp builds the test app binary into an image tagged tag with
-// VERSION=version, labelled with the run, and returns its ID.
-func buildTestApp(ctx context.Context, cli *client.Client, bin []byte, tag, version, run string) (string, error) {
-	buildCtx, err := tarContext(dockerfile(version, run), bin)
+// VERSION=version and the KEY=value settings env, labelled with the run,
+// and returns its ID.
+func buildTestApp(ctx context.Context, cli *client.Client, bin []byte, tag, version, run string, env ...string) (string, error) {
+	buildCtx, err := tarContext(dockerfile(version, run, env...), bin)
 	if err != nil {
 		return "", fmt.Errorf("writing the build context: %w", err)
 	}

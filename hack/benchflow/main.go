@@ -16,7 +16,14 @@ package main
 //     per second the ingress accepts;
 //  6. docker push to a registry → the registry's notification → the new
 //     revision served through the proxy;
-//  7. one Event fanned out to 100 bound Workloads → every Rollout Succeeded.
+//  7. one Event fanned out to 100 bound Workloads → every Rollout Succeeded;
+//  8. apply → Ready of a three-service compose stack, next to
+//     `docker compose up -d --wait` of the same file where the machine has
+//     a compose v2 client (target: no slower);
+//  9. a static site from a local git repository: first deploy, then
+//     commit + push + a manual Rollout → the proxy serves the new page.
+//
+// -figures picks some of them, for example -figures 8,9.
 //
 // A missed target is reported, never failed. The exit status is 1 when a
 // figure could not be measured (the table still prints, the failure is in
@@ -36,6 +43,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +68,9 @@ type options struct {
 	pollEvery    time.Duration
 	waitTimeout  time.Duration
 	keep         bool
+	sourceRuns   int
+	// figures are the figures to measure; empty means all.
+	figures map[int]bool
 
 	// proxyProfile and hooksProfile are files for CPU profiles of the
 	// server during figure 3's proxy run and figure 5's throughput run.
@@ -87,12 +98,18 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.waitTimeout, "wait-timeout", 3*time.Minute, "Longest wait for any one state (Ready, serving, Succeeded).")
 	fs.StringVar(&o.proxyProfile, "cpuprofile-proxy", "", "Write a CPU profile of the server during figure 3's run through the proxy to this file.")
 	fs.StringVar(&o.hooksProfile, "cpuprofile-hooks", "", "Write a CPU profile of the server during figure 5's throughput run to this file.")
+	fs.IntVar(&o.sourceRuns, "source-runs", 3, "Figures 8 and 9: compose stacks deployed, and site commits served, each.")
+	figures := fs.String("figures", "", fmt.Sprintf("Comma-separated figures (or ranges, 1-%d) to measure, for example 8,9; all when empty.", numFigures))
 	fs.BoolVar(&o.keep, "keep", false, "Keep the temporary directory (server data and logs, registry storage) and print where it is.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if err := o.validate(fs.Args()); err != nil {
 		return o, err
+	}
+	var err error
+	if o.figures, err = parseFigures(*figures, numFigures); err != nil {
+		return o, fmt.Errorf("-figures: %w", err)
 	}
 	return o, nil
 }
@@ -102,8 +119,8 @@ func (o *options) validate(rest []string) error {
 	switch {
 	case len(rest) > 0:
 		return fmt.Errorf("unexpected arguments %q", rest)
-	case o.applyRuns < 1 || o.switchRuns < 1 || o.pushRuns < 1 || o.hookLatency < 1 || o.loadConns < 1:
-		return errors.New("-apply-runs, -switch-runs, -push-runs, -hook-latency and -load-conns must be at least 1")
+	case o.applyRuns < 1 || o.switchRuns < 1 || o.pushRuns < 1 || o.hookLatency < 1 || o.loadConns < 1 || o.sourceRuns < 1:
+		return errors.New("-apply-runs, -switch-runs, -push-runs, -hook-latency, -load-conns and -source-runs must be at least 1")
 	case o.manyAtOnce < 1 || o.manyAtOnce > 500:
 		return errors.New("-many must be from 1 to 500")
 	case o.fanOut < o.manyAtOnce || o.fanOut > 500:
@@ -186,19 +203,25 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return fmt.Errorf("setting up: %w", err)
 	}
 	figures := []struct {
+		num  int
 		name string
 		run  func(context.Context) error
 	}{
-		{"figure 1 (apply → Ready)", b.applyToReady},
-		{"figure 2 (blue-green switch)", b.blueGreenSwitch},
-		{"figure 3 (proxy throughput)", b.proxyThroughput},
-		{"figure 4 (deploys per second)", b.deploysPerSecond},
-		{"figure 5 (webhook ingress)", b.webhookIngress},
-		{"figure 6 (registry push → serving)", b.pushToServing},
-		{"figure 7 (fan-out)", b.fanOutRollouts},
+		{1, "figure 1 (apply → Ready)", b.applyToReady},
+		{2, "figure 2 (blue-green switch)", b.blueGreenSwitch},
+		{3, "figure 3 (proxy throughput)", b.proxyThroughput},
+		{4, "figure 4 (deploys per second)", b.deploysPerSecond},
+		{5, "figure 5 (webhook ingress)", b.webhookIngress},
+		{6, "figure 6 (registry push → serving)", b.pushToServing},
+		{7, "figure 7 (fan-out)", b.fanOutRollouts},
+		{8, "figure 8 (compose stack apply → Ready)", b.composeToReady},
+		{9, "figure 9 (static site commit → serving)", b.staticCommitToServing},
 	}
 	var failed []string
 	for _, f := range figures {
+		if len(o.figures) > 0 && !o.figures[f.num] {
+			continue
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -240,4 +263,44 @@ func loadAvg() string {
 		return f[0]
 	}
 	return "?"
+}
+
+// numFigures is how many figures run measures.
+const numFigures = 9
+
+// parseFigures reads -figures: comma-separated figure numbers from 1 to
+// max, or ranges of them such as 1-3; empty means every figure (nil).
+func parseFigures(s string, max int) (map[int]bool, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	num := func(p string) (int, error) {
+		p = strings.TrimSpace(p)
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > max || strings.TrimLeft(p, "0123456789") != "" {
+			return 0, fmt.Errorf("%q is not a figure from 1 to %d", truncate(strings.TrimSpace(p), 20), max)
+		}
+		return n, nil
+	}
+	out := map[int]bool{}
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		from, err := num(lo)
+		if err != nil {
+			return nil, err
+		}
+		to := from
+		if isRange {
+			if to, err = num(hi); err != nil {
+				return nil, err
+			}
+			if to < from {
+				return nil, fmt.Errorf("range %q runs backwards", truncate(strings.TrimSpace(part), 20))
+			}
+		}
+		for n := from; n <= to; n++ {
+			out[n] = true
+		}
+	}
+	return out, nil
 }
