@@ -3,11 +3,13 @@
 # triggers on this machine (apply → Ready next to docker run, blue-green
 # switch, proxy requests/s next to direct, deploys/s, webhook ingress
 # latency and throughput, registry push → serving, fan-out to 100
-# workloads) and print the figures next to their targets. It needs the
+# workloads, a compose stack next to docker compose up --wait, a static
+# site from commit to serving) and print the figures next to their targets. It needs the
 # Docker daemon and docker-registry (hack/test-env.sh installs both).
 # `make bench` builds bin/tinyforge first; extra arguments go to
 # hack/benchflow, for example
 #   hack/bench-flow.sh -apply-runs 9 -fan-out 200 -load-duration 10s
+#   hack/bench-flow.sh -figures 8,9       # only the compose and static figures
 # A missed target is reported, not failed; the exit status is non-zero
 # only when a figure cannot be measured.
 set -euo pipefail
