@@ -281,11 +281,22 @@ func TestRestartMidDeploy(t *testing.T) {
 	pollCond(t, "exactly one running container", 60*time.Second, func() bool {
 		return len(running(t, cli, "default", "slow")) == 1
 	})
-	all, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: docker.WorkloadFilter("default", "slow")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 1 {
-		t.Errorf("%d containers (running or not) after the restart, want 1", len(all))
+	// The old container is stopped before it is removed: wait for both.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: docker.WorkloadFilter("default", "slow")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, c := range all {
+				t.Logf("container %s %s %s revision=%s rollout=%s", c.Names, c.State, c.Status, c.Labels[docker.LabelRevision], c.Labels[docker.LabelRollout])
+			}
+			t.Fatalf("%d containers (running or not) 30s after the restart, want 1", len(all))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
