@@ -92,13 +92,13 @@ func (r *Reconciler) fanOut(ctx context.Context, ev *tinyforgev1alpha1.Event, ag
 			decided[o.Binding] = o
 		}
 	}
-	var todo []*tinyforgev1alpha1.TriggerBinding
+	var pending []*tinyforgev1alpha1.TriggerBinding
 	for _, b := range bindings {
 		if _, ok := decided[b.Name]; !ok {
-			todo = append(todo, b)
+			pending = append(pending, b)
 		}
 	}
-	results := r.matchAll(ctx, ev, &t, plugin, todo)
+	results := r.matchAll(ctx, ev, &t, plugin, pending)
 	outcomes := make([]tinyforgev1alpha1.BindingOutcome, 0, len(decided)+len(results))
 	for _, o := range decided {
 		outcomes = append(outcomes, o)
@@ -107,7 +107,7 @@ func (r *Reconciler) fanOut(ctx context.Context, ev *tinyforgev1alpha1.Event, ag
 	slices.SortFunc(outcomes, func(a, b tinyforgev1alpha1.BindingOutcome) int { return strings.Compare(a.Binding, b.Binding) })
 	ev.Status.Outcomes = outcomes
 
-	r.recordOnBindings(ctx, ev, todo, results)
+	r.recordOnBindings(ctx, ev, pending, results)
 	r.recordOnTrigger(ctx, ev, &t)
 	return summarize(ev, age, r.RetryWindow), nil
 }

@@ -164,14 +164,18 @@ func gitEnv(token []byte) ([]string, error) {
 	), nil
 }
 
+// redacted stands for a credential removed from a message, as in
+// internal/git.
+const redacted = "***"
+
 // scrub removes the token, and its basic-auth form, from msg.
 func scrub(msg string, token []byte) string {
 	if len(token) == 0 {
 		return msg
 	}
-	msg = strings.ReplaceAll(msg, string(token), "xxxxx")
+	msg = strings.ReplaceAll(msg, string(token), redacted)
 	auth := base64.StdEncoding.EncodeToString(append([]byte(tokenUser+":"), token...))
-	return strings.ReplaceAll(msg, auth, "xxxxx")
+	return strings.ReplaceAll(msg, auth, redacted)
 }
 
 // gitMessage picks what git said went wrong from its stderr: the first
