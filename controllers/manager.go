@@ -64,7 +64,17 @@ type Options struct {
 	URLFor func(host, pathPrefix string) string
 	// EventTTL is how long Events are kept.
 	EventTTL time.Duration
+	// RouteGrace is the least time a blue-green switch keeps the old
+	// backends, for proxies in other processes (`tinyforge proxy`) to see
+	// the switch in status.routes and finish their requests. Negative means
+	// DefaultRouteGrace when Routes is nil (no proxy here), else 0.
+	RouteGrace time.Duration
 }
+
+// DefaultRouteGrace is the route-propagation grace of controllers that run
+// without a proxy in their process: a watch event reaches a proxy in
+// milliseconds; the rest is for its requests in flight.
+const DefaultRouteGrace = 2 * time.Second
 
 // NewOptions returns client-go's leader-election defaults.
 func NewOptions() *Options {
@@ -78,6 +88,7 @@ func NewOptions() *Options {
 		HealthProbeBindAddress:  "0",
 		ResyncPeriod:            5 * time.Minute,
 		EventTTL:                event.DefaultTTL,
+		RouteGrace:              -1,
 	}
 }
 
@@ -91,6 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the controllers' own /metrics; 0 turns it off.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often every workload's containers are checked against its spec even when nothing happened.")
 	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "How long Events (webhook deliveries, cron ticks, manual deploys) are kept with their outcomes.")
+	fs.DurationVar(&o.RouteGrace, "route-propagation-grace", o.RouteGrace, "Least time a blue-green switch keeps the old backends running, for proxies run apart with `tinyforge proxy` to see the switch and finish their requests. Negative: 0 when this process runs the proxy, "+DefaultRouteGrace.String()+" when it does not.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the controllers' /healthz and /readyz; 0 turns it off.")
 }
 
@@ -106,6 +118,16 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--leader-elect-renew-deadline (%s) must be greater than --leader-elect-retry-period (%s)", o.RenewDeadline, o.RetryPeriod)
 	}
 	return nil
+}
+
+func (o *Options) routeGrace() time.Duration {
+	switch {
+	case o.RouteGrace >= 0:
+		return o.RouteGrace
+	case o.Routes == nil:
+		return DefaultRouteGrace
+	}
+	return 0
 }
 
 // Scheme knows TinyForge's types and the built-in ones the controllers use.
@@ -184,6 +206,7 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 		Recorder:     mgr.GetEventRecorderFor("workload-controller"), //nolint:staticcheck // our server serves core/v1 Events, not events.k8s.io
 		ResyncPeriod: o.ResyncPeriod,
 		URLFor:       o.URLFor,
+		RouteGrace:   o.routeGrace(),
 	}
 	if err := wr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)

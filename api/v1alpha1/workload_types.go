@@ -373,9 +373,53 @@ type WorkloadStatus struct {
 	// +kubebuilder:validation:MaxLength=2048
 	URL string `json:"url,omitempty"`
 
+	// routes are the workload's routes as published to the proxies, with
+	// the backends serving each one now. The controller writes them at the
+	// moment it switches a route, and proxies run apart from the controllers
+	// (`tinyforge proxy`) route from them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Routes []RouteStatus `json:"routes,omitempty"`
+
 	// lastDeploy summarizes the newest Rollout that started deploying.
 	// +optional
 	LastDeploy *DeploySummary `json:"lastDeploy,omitempty"`
+}
+
+// RouteStatus is one published route and the backends serving it.
+type RouteStatus struct {
+	// host the route serves (the workload's default host when its spec
+	// names none).
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// pathPrefix the route matches.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	PathPrefix string `json:"pathPrefix"`
+
+	// backends serve the route, all alike; none means the route is claimed
+	// but nothing serves it (the proxy answers 503, the gap of a Recreate
+	// deploy).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Backends []RouteBackend `json:"backends,omitempty"`
+}
+
+// RouteBackend is one address serving a route.
+type RouteBackend struct {
+	// address is host:port as the proxy reaches the container.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	Address string `json:"address"`
+
+	// revision the backend runs.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Revision string `json:"revision,omitempty"`
 }
 
 // DeploySummary is a copy of the essentials of one Rollout, so a Workload

@@ -47,6 +47,10 @@ type Reconciler struct {
 	// URLFor builds status.url for a route's host and path; nil leaves it
 	// empty.
 	URLFor func(host, pathPrefix string) string
+	// RouteGrace is the least time a switch waits before the old backends
+	// stop, for proxies in other processes (`tinyforge proxy`), which route
+	// from status.routes, to see it and finish their requests.
+	RouteGrace time.Duration
 
 	// dockerEvents enqueues workloads whose containers changed.
 	dockerEvents chan event.GenericEvent
@@ -123,7 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			Reason: tinyforgev1alpha1.ReasonSuspended, Message: "spec.suspend is set: TinyForge leaves this workload's containers as they are",
 		}, nil)
 	}
-	s := &scope{workload: w, base: base}
+	s := &scope{workload: w, base: base, routes: newRouteRecorder(r.Routes, r.Client, w, r.RouteGrace)}
 	out, err := r.reconcilePhases(ctx, s)
 	w.Status.ObservedGeneration = w.Generation
 	return reconcile.Summarize(w, w.Generation, out, err)
@@ -149,11 +153,13 @@ func (r *Reconciler) reconcilePhases(ctx context.Context, s *scope) (reconcile.O
 	return s.outcome(r.ResyncPeriod), nil
 }
 
-func (r *Reconciler) deps(ctx context.Context) plugins.Deps {
+// deps are the plugins' dependencies for one reconcile; routes is its
+// route recorder.
+func (r *Reconciler) deps(ctx context.Context, routes *routeRecorder) plugins.Deps {
 	return plugins.Deps{
 		Client:   r.Client,
 		Docker:   r.Docker,
-		Routes:   r.Routes,
+		Routes:   routes,
 		Recorder: r.Recorder,
 		Secrets:  plugins.SecretReaderFunc(r.readSecret),
 		Log:      ctrl.LoggerFrom(ctx),

@@ -38,6 +38,8 @@ type scope struct {
 	source   plugins.Source
 	plugin   plugins.Workload
 	hash     string
+	// routes records the routes the source publishes in status.routes.
+	routes   *routeRecorder
 	rollouts []tinyforgev1alpha1.Rollout
 	// target is the newest pending Rollout, if any.
 	target *tinyforgev1alpha1.Rollout
@@ -232,7 +234,7 @@ func (r *Reconciler) deploy(ctx context.Context, s *scope) error {
 	intent := intentFor(ro)
 	deadline := s.plugin.Strategy.ProgressDeadline + s.plugin.Strategy.DrainTimeout + time.Minute
 	dctx, cancel := context.WithTimeout(ctx, deadline)
-	res, err := s.source.Deploy(dctx, r.deps(ctx), s.plugin, intent)
+	res, err := s.source.Deploy(dctx, r.deps(ctx, s.routes), s.plugin, intent)
 	cancel()
 	done := metav1.Now()
 	if err != nil {
@@ -291,7 +293,7 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) error {
 		s.message = "nothing deployed yet"
 		return nil
 	}
-	res, err := s.source.Reconcile(ctx, r.deps(ctx), s.plugin)
+	res, err := s.source.Reconcile(ctx, r.deps(ctx, s.routes), s.plugin)
 	if err != nil {
 		return fmt.Errorf("reconciling revision %s: %w", w.Status.CurrentRevision, err)
 	}
@@ -307,6 +309,11 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) error {
 	if s.failed != nil {
 		return reconcile.Stalling(tinyforgev1alpha1.WorkloadReasonDeployFailed, "rollout %s (revision %s) failed: %s; revision %s still serving",
 			s.failed.Name, orUnknown(s.failed.Status.Revision), s.failed.Status.Message, w.Status.CurrentRevision)
+	}
+	// The config the spec asks for is deployed: routes it no longer has
+	// (a changed host or path) stop being served.
+	if err := s.routes.prune(ctx, s.plugin.Routes); err != nil {
+		return err
 	}
 	if !res.Healthy {
 		s.healthy, s.progressing = false, true
@@ -357,6 +364,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, w *tinyforgev1alpha1.W
 		return ctrl.Result{}, nil
 	}
 	log := ctrl.LoggerFrom(ctx)
+	routes := newRouteRecorder(r.Routes, r.Client, w, r.RouteGrace)
 	src, err := r.Sources.Lookup(w.Spec.Source.Kind)
 	if err == nil {
 		pw, perr := pluginWorkload(ctx, r.APIReader, w)
@@ -366,7 +374,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, w *tinyforgev1alpha1.W
 				return ctrl.Result{}, perr
 			}
 		}
-		if err := src.Teardown(ctx, r.deps(ctx), pw); err != nil {
+		if err := src.Teardown(ctx, r.deps(ctx, routes), pw); err != nil {
 			r.event(w, corev1.EventTypeWarning, "TeardownFailed", "Teardown failed: %v", err)
 			return ctrl.Result{}, fmt.Errorf("tearing down: %w", err)
 		}
@@ -375,6 +383,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, w *tinyforgev1alpha1.W
 		if err := removeContainers(ctx, r.Docker, w.Namespace, w.Name); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	// Routes the source did not remove itself (one whose host changed
+	// while the old one still served) go with the workload.
+	if err := routes.prune(ctx, nil); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.Client.DeleteAllOf(ctx, &tinyforgev1alpha1.Rollout{}, client.InNamespace(w.Namespace),
 		client.MatchingLabels{LabelWorkload: w.Name}); err != nil {

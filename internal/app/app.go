@@ -27,6 +27,7 @@ Talk to it with forgectl, kubectl or any Kubernetes client.`,
 		newAPIServerCommand(out, errOut),
 		newControllersCommand(),
 		newIngressCommand(),
+		newProxyCommand(),
 		newVersionCommand(out),
 	)
 	return root

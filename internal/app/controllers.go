@@ -10,11 +10,13 @@ import (
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/datadir"
 	"github.com/tinyforge/tinyforge/internal/ingress"
+	"github.com/tinyforge/tinyforge/internal/proxy"
 )
 
 func newControllersCommand() *cobra.Command {
 	o := controllers.NewOptions()
 	kubeconfig := ""
+	proxyAddr := proxy.DefaultHTTPAddr
 	cmd := &cobra.Command{
 		Use:   "controllers",
 		Short: "Run the controller manager alone, against the API server in --kubeconfig",
@@ -33,6 +35,9 @@ func newControllersCommand() *cobra.Command {
 			if err := controllers.WaitForAPI(cmd.Context(), cfg); err != nil {
 				return err
 			}
+			if proxyAddr != "" {
+				o.URLFor = proxyURL(proxyAddr)
+			}
 			mgr, err := controllers.NewManager(cfg, o)
 			if err != nil {
 				return err
@@ -41,6 +46,7 @@ func newControllersCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the API server (default: the admin kubeconfig in the data dir).")
+	cmd.Flags().StringVar(&proxyAddr, "proxy-http-address", proxyAddr, "Address the proxies (`tinyforge proxy`) serve HTTP on; its port goes into the workloads' status.url. Empty leaves status.url empty.")
 	o.AddFlags(cmd.Flags())
 	return cmd
 }

@@ -28,6 +28,7 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	ctrlOpts := controllers.NewOptions()
 	proxyOpts := &proxy.Options{}
 	ingressOpts := ingress.NewOptions()
+	runProxy := true
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run etcd, the API server, the controllers, the proxy and the webhook ingress in one process",
@@ -44,19 +45,28 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			px, err := proxy.New(*proxyOpts, klog.FromContext(ctx).WithName("proxy"))
-			if err != nil {
-				return fmt.Errorf("starting the proxy: %w", err)
+			var px *proxy.Server
+			if runProxy {
+				var err error
+				if px, err = proxy.New(*proxyOpts, klog.FromContext(ctx).WithName("proxy")); err != nil {
+					return fmt.Errorf("starting the proxy: %w", err)
+				}
+				ctrlOpts.Routes = px
+				ctrlOpts.Certificates = px
+				ctrlOpts.URLFor = proxyURL(px.Addr())
+			} else {
+				// Proxies run apart (`tinyforge proxy`), fed from
+				// status.routes, on the address this process would use.
+				ctrlOpts.URLFor = proxyURL(proxyOpts.HTTPAddr)
 			}
-			ctrlOpts.Routes = px
-			ctrlOpts.Certificates = px
-			ctrlOpts.URLFor = proxyURL(px.Addr())
 			return runAPIServer(ctx, out, apiOpts, func(s *apiserver.Server, cancel context.CancelCauseFunc) error {
-				go func() {
-					if err := px.Run(ctx); err != nil {
-						cancel(fmt.Errorf("proxy: %w", err))
-					}
-				}()
+				if px != nil {
+					go func() {
+						if err := px.Run(ctx); err != nil {
+							cancel(fmt.Errorf("proxy: %w", err))
+						}
+					}()
+				}
 				// The controllers stop before the API server stops listening,
 				// so the leader releases its Lease and a standby takes over at
 				// once instead of after the lease duration.
@@ -98,6 +108,7 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 	apiOpts.AddFlags(cmd.Flags())
 	ctrlOpts.AddFlags(cmd.Flags())
 	proxyOpts.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&runProxy, "proxy", runProxy, "Run the proxy in this process. Turn it off when proxies run apart with `tinyforge proxy`; --proxy-http-address then names the address they serve on, for status.url.")
 	ingressOpts.AddFlags(cmd.Flags())
 	return cmd
 }
