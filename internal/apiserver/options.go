@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	crdoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
@@ -58,8 +59,16 @@ func NewOptions(out, errOut io.Writer) *Options {
 	// Kubernetes' own layout: /registry/<group>/<resource>/<namespace>/<name>.
 	o.CRD.RecommendedOptions.Etcd.StorageConfig.Prefix = "/registry"
 	o.CRD.RecommendedOptions.Features.EnablePriorityAndFairness = false
+	// Watches of other processes (`tinyforge proxy`, `tinyforge
+	// controllers`, `forgectl get -w`) never end on their own: without a
+	// grace they hold a stopping server for its whole shutdown timeout.
+	o.CRD.ServerRunOptions.ShutdownWatchTerminationGracePeriod = DefaultShutdownWatchGrace
 	return o
 }
+
+// DefaultShutdownWatchGrace is how long a stopping server lets the watches of
+// its clients end before it stops listening.
+const DefaultShutdownWatchGrace = 5 * time.Second
 
 // AddFlags registers the options on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
@@ -75,6 +84,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd.")
 	fs.IntVar(&o.EtcdClientPort, "etcd-client-port", o.EtcdClientPort, "Loopback port of the embedded etcd's client API.")
 	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", o.EtcdPeerPort, "Loopback port of the embedded etcd's peer API.")
+	fs.DurationVar(&o.CRD.ServerRunOptions.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.CRD.ServerRunOptions.ShutdownWatchTerminationGracePeriod,
+		"Longest wait at shutdown for clients' watches to end before the server stops listening.")
 }
 
 // Complete fills in what depends on other options.

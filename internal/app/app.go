@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/version"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // NewCommand returns the tinyforge root command.
@@ -22,6 +24,9 @@ Talk to it with forgectl, kubectl or any Kubernetes client.`,
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
+	// controller-runtime logs (reconcile errors among them) through klog,
+	// like the rest of the process, instead of dropping them.
+	ctrllog.SetLogger(klog.NewKlogr())
 	root.AddCommand(
 		newServerCommand(out, errOut),
 		newAPIServerCommand(out, errOut),
