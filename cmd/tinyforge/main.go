@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/component-base/cli"
@@ -11,7 +12,16 @@ import (
 	"github.com/tinyforge/tinyforge/internal/app"
 )
 
+// defaultGCPercent replaces Go's GOGC=100 unless GOGC is set. The server's
+// heap is mostly long-lived caches and buffers, and after a burst of writes
+// it would otherwise idle at twice its live size; collecting at 1.5 times
+// the live heap costs a little CPU under load and saves tens of MiB idle.
+const defaultGCPercent = 50
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	cmd := app.NewCommand(os.Stdout, os.Stderr)
 	// SIGTERM or SIGINT stops gracefully; a second one exits at once.
 	cmd.SetContext(genericapiserver.SetupSignalContext())

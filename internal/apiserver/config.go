@@ -120,13 +120,13 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	cfg.CRD = &apiextensionsapiserver.Config{
 		GenericConfig: gc,
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
-			CRDRESTOptionsGetter: crdoptions.NewCRDRESTOptionsGetter(*rec.Etcd, gc.ResourceTransformers, gc.StorageObjectCountTracker),
+			CRDRESTOptionsGetter: withoutWatchCache(crdoptions.NewCRDRESTOptionsGetter(*rec.Etcd, gc.ResourceTransformers, gc.StorageObjectCountTracker), tinyforgeEvents),
 			// Conversion webhooks are not used: TinyForge's CRDs have one version.
 			ServiceResolver:     noServices{},
 			AuthResolverWrapper: webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, gc.LoopbackClientConfig, noopoteltrace.NewTracerProvider()),
 		},
 	}
-	cfg.CoreRESTOptions = coreRESTOptions(*rec.Etcd, gc)
+	cfg.CoreRESTOptions = withoutWatchCache(coreRESTOptions(*rec.Etcd, gc), coreEvents)
 
 	host := rec.SecureServing.BindAddress
 	if host.IsUnspecified() {

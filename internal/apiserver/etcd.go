@@ -13,8 +13,14 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// etcdReadyTimeout bounds how long a start waits for the embedded etcd.
-const etcdReadyTimeout = 60 * time.Second
+const (
+	// etcdReadyTimeout bounds how long a start waits for the embedded etcd.
+	etcdReadyTimeout = 60 * time.Second
+	// etcdSnapshotCount and etcdSnapshotCatchUpEntries bound the raft log
+	// held in memory; see StartEmbeddedEtcd.
+	etcdSnapshotCount          = 1000
+	etcdSnapshotCatchUpEntries = 100
+)
 
 // EmbeddedEtcd is an etcd member running inside this process, listening on
 // loopback only, with its data under the TinyForge data directory.
@@ -45,6 +51,12 @@ func StartEmbeddedEtcd(ctx context.Context, dir string, clientPort, peerPort int
 	cfg.ClientTLSInfo.KeyFile = tls.ServerKey
 	cfg.ClientTLSInfo.TrustedCAFile = tls.CA
 	cfg.ClientTLSInfo.ClientCertAuth = true
+	// Raft keeps every entry since the last snapshot in memory, each with
+	// its write's payload: by default up to 15,000 of them, about 20 MiB of
+	// 1 KiB Events and their status updates. A single member has no
+	// follower to catch up, so snapshot often and keep few entries past it.
+	cfg.SnapshotCount = etcdSnapshotCount
+	cfg.SnapshotCatchUpEntries = etcdSnapshotCatchUpEntries
 	// The API server compacts; keep etcd's own housekeeping light.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
