@@ -69,6 +69,11 @@ type Options struct {
 	// the switch in status.routes and finish their requests. Negative means
 	// DefaultRouteGrace when Routes is nil (no proxy here), else 0.
 	RouteGrace time.Duration
+	// ProxyUpstream is how the proxy reaches containers: "container" (their
+	// address on their Docker network) or "published" (their published
+	// loopback ports, for a daemon whose container networks this host
+	// cannot route to, such as rootless Docker or a remote daemon).
+	ProxyUpstream string
 }
 
 // DefaultRouteGrace is the route-propagation grace of controllers that run
@@ -89,6 +94,7 @@ func NewOptions() *Options {
 		ResyncPeriod:            5 * time.Minute,
 		EventTTL:                event.DefaultTTL,
 		RouteGrace:              -1,
+		ProxyUpstream:           "container",
 	}
 }
 
@@ -102,12 +108,18 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the controllers' own /metrics; 0 turns it off.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often every workload's containers are checked against its spec even when nothing happened.")
 	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "How long Events (webhook deliveries, cron ticks, manual deploys) are kept with their outcomes.")
+	fs.StringVar(&o.ProxyUpstream, "proxy-upstream", o.ProxyUpstream, "How the proxy reaches containers: container (their address on their Docker network, which skips Docker's userland proxy) or published (their published 127.0.0.1 ports; for rootless Docker or a remote daemon).")
 	fs.DurationVar(&o.RouteGrace, "route-propagation-grace", o.RouteGrace, "Least time a blue-green switch keeps the old backends running, for proxies run apart with `tinyforge proxy` to see the switch and finish their requests. Negative: 0 when this process runs the proxy, "+DefaultRouteGrace.String()+" when it does not.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the controllers' /healthz and /readyz; 0 turns it off.")
 }
 
 // Validate checks the leader-election timings relate as client-go requires.
 func (o *Options) Validate() error {
+	switch o.ProxyUpstream {
+	case "", "container", "published":
+	default:
+		return fmt.Errorf("--proxy-upstream must be container or published, not %q", o.ProxyUpstream)
+	}
 	if !o.LeaderElect {
 		return nil
 	}
@@ -159,6 +171,7 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 		RetryPeriod:                   &o.RetryPeriod,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		Cache:                         cacheOptions(),
 		// Names are unique within one manager anyway; tests run several
 		// managers in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -207,6 +220,9 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 		ResyncPeriod: o.ResyncPeriod,
 		URLFor:       o.URLFor,
 		RouteGrace:   o.routeGrace(),
+		// Routes then name container addresses; status.endpoints stay the
+		// published ports either way.
+		PublishedUpstreams: o.ProxyUpstream == "published",
 	}
 	if err := wr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("setting up the workload controller: %w", err)

@@ -28,6 +28,16 @@ type Deps struct {
 	// Routes publishes workload routes to the proxy.
 	Routes RouteTable
 
+	// PublishedUpstreams makes the proxy reach containers only through
+	// their published loopback ports (a daemon whose container networks
+	// this host cannot route to, such as rootless Docker or a remote
+	// daemon). The zero value routes to each container's own address on
+	// its Docker network (container IP and port), which spares every
+	// request a trip through Docker's userland proxy; containers without
+	// one (network mode host or none) are reached on their published ports
+	// either way. Health checks before a switch probe the same address.
+	PublishedUpstreams bool
+
 	// Recorder records Kubernetes Events on API objects, for what people
 	// should see in `forgectl describe`.
 	Recorder record.EventRecorder

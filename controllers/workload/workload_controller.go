@@ -51,6 +51,9 @@ type Reconciler struct {
 	// stop, for proxies in other processes (`tinyforge proxy`), which route
 	// from status.routes, to see it and finish their requests.
 	RouteGrace time.Duration
+	// PublishedUpstreams is plugins.Deps.PublishedUpstreams: the proxy
+	// reaches containers on their published loopback ports only.
+	PublishedUpstreams bool
 
 	// dockerEvents enqueues workloads whose containers changed.
 	dockerEvents chan event.GenericEvent
@@ -157,12 +160,13 @@ func (r *Reconciler) reconcilePhases(ctx context.Context, s *scope) (reconcile.O
 // route recorder.
 func (r *Reconciler) deps(ctx context.Context, routes *routeRecorder) plugins.Deps {
 	return plugins.Deps{
-		Client:   r.Client,
-		Docker:   r.Docker,
-		Routes:   routes,
-		Recorder: r.Recorder,
-		Secrets:  plugins.SecretReaderFunc(r.readSecret),
-		Log:      ctrl.LoggerFrom(ctx),
+		Client:             r.Client,
+		Docker:             r.Docker,
+		Routes:             routes,
+		PublishedUpstreams: r.PublishedUpstreams,
+		Recorder:           r.Recorder,
+		Secrets:            plugins.SecretReaderFunc(r.readSecret),
+		Log:                ctrl.LoggerFrom(ctx),
 	}
 }
 

@@ -149,3 +149,22 @@ func HostAddr(t testing.TB, cli docker.API, containerID, port string) string {
 	t.Fatalf("dockertest: container %.12s publishes no host port for %s (is it running, with a PortBinding?)", containerID, port)
 	return ""
 }
+
+// NetworkAddr returns the host:port of container port port (such as "8080")
+// at the container's own address on Docker network networkName ("bridge"
+// for the default one), where the host reaches it without Docker's
+// userland proxy.
+func NetworkAddr(t testing.TB, cli docker.API, containerID, networkName, port string) string {
+	t.Helper()
+	insp, err := cli.ContainerInspect(t.Context(), containerID)
+	if err != nil {
+		t.Fatalf("dockertest: inspecting container %.12s: %v", containerID, err)
+	}
+	if insp.NetworkSettings != nil {
+		if ep := insp.NetworkSettings.Networks[networkName]; ep != nil && ep.IPAddress != "" {
+			return net.JoinHostPort(ep.IPAddress, port)
+		}
+	}
+	t.Fatalf("dockertest: container %.12s has no address on network %s (is it running, attached to it?)", containerID, networkName)
+	return ""
+}

@@ -71,12 +71,21 @@ type instance struct {
 	// addrs maps a published container port ("8080/tcp") to an address on
 	// 127.0.0.1; empty unless the container runs.
 	addrs map[nat.Port]string
+	// ip is the container's address on a project network the host routes
+	// to (see networkIP); empty unless it runs with one.
+	ip string
 }
 
 func (in instance) running() bool { return in.State == "running" }
 
-// addr returns the loopback address of container port p (TCP).
-func (in instance) addr(p int32) (string, bool) {
+// upstream returns where the proxy and the health checks reach TCP port p
+// of the container: its own address on its network, which spares Docker's
+// userland proxy, unless published is set (plugins.Deps.PublishedUpstreams)
+// or it has none; else the loopback address p is published on.
+func (in instance) upstream(p int32, published bool) (string, bool) {
+	if in.ip != "" && !published {
+		return net.JoinHostPort(in.ip, strconv.Itoa(int(p))), true
+	}
 	a, ok := in.addrs[tcpPort(p)]
 	return a, ok
 }
@@ -100,6 +109,7 @@ func listInstances(ctx context.Context, cli docker.API, w plugins.Workload) ([]i
 		return nil, fmt.Errorf("listing containers of %s/%s: %w", w.Namespace, w.Name, err)
 	}
 	out := make([]instance, 0, len(list))
+	internal := map[string]bool{}
 	for _, c := range list {
 		in := instance{
 			ID:         c.ID,
@@ -122,6 +132,11 @@ func listInstances(ctx context.Context, cli docker.API, w plugins.Workload) ([]i
 		}
 		if len(c.Names) > 0 {
 			in.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		if c.NetworkSettings != nil && in.running() {
+			if in.ip, err = networkIP(ctx, cli, c.NetworkSettings.Networks, internal); err != nil {
+				return nil, fmt.Errorf("container %s: %w", in.Name, err)
+			}
 		}
 		for _, p := range c.Ports {
 			port := nat.Port(fmt.Sprintf("%d/%s", p.PrivatePort, p.Type))
@@ -234,6 +249,9 @@ func startContainer(ctx context.Context, deps plugins.Deps, in *instance) error 
 	}
 	in.addrs = map[nat.Port]string{}
 	if insp.NetworkSettings != nil {
+		if in.ip, err = networkIP(ctx, deps.Docker, insp.NetworkSettings.Networks, map[string]bool{}); err != nil {
+			return fmt.Errorf("container %s: %w", in.Name, err)
+		}
 		for p, bindings := range insp.NetworkSettings.Ports {
 			for _, b := range bindings {
 				if b.HostPort != "" && reachable(nat.PortBinding{HostIP: b.HostIP}) {
@@ -243,7 +261,7 @@ func startContainer(ctx context.Context, deps plugins.Deps, in *instance) error 
 			}
 		}
 	}
-	deps.Log.Info("Started container", "container", in.Name, "service", in.Service, "endpoints", in.endpoints())
+	deps.Log.Info("Started container", "container", in.Name, "service", in.Service, "endpoints", in.endpoints(), "ip", in.ip)
 	return nil
 }
 

@@ -348,7 +348,7 @@ func (d *deployment) reuse(pctx context.Context, s *service, list []instance) (i
 			}
 		case strings.Contains(in.Status, "(unhealthy)"):
 		case s.routed():
-			g, err := newGate(d.st, s, in)
+			g, err := newGate(d.st, s, in, d.deps.PublishedUpstreams)
 			if err == nil {
 				err = waitReady(pctx, d.deps, in, g, false)
 			}
@@ -390,7 +390,7 @@ func (d *deployment) startNew(pctx context.Context, s *service, n int) (instance
 // gate waits until a new container of routed service s is ready; one that
 // is not is removed.
 func (d *deployment) gate(ctx, pctx context.Context, s *service, in instance) error {
-	g, err := newGate(d.st, s, in)
+	g, err := newGate(d.st, s, in, d.deps.PublishedUpstreams)
 	if err == nil {
 		err = waitReady(pctx, d.deps, in, g, false)
 	}

@@ -136,10 +136,16 @@ func TestDeployStack(t *testing.T) {
 		t.Errorf("web started at %v, db at %v: want web after db's slow start (2s) and health check", webStarted, dbStarted)
 	}
 
+	// The proxy reaches web on the project network, skipping docker-proxy;
+	// people reach it on its published loopback port.
 	b1 := e.routes.backend(key)
-	if b1.Revision != rev1 || !strings.HasPrefix(b1.Address, "127.0.0.1:") || !slices.Contains(res.Endpoints, b1.Address) {
-		t.Fatalf("route = %+v, endpoints %v; want web on loopback", b1, res.Endpoints)
+	if want := dockertest.NetworkAddr(t, e.cli, v1["web"].ID, project+"_default", "8080"); b1.Revision != rev1 || b1.Address != want {
+		t.Fatalf("route = %+v, want web's address %s on %s_default", b1, want, project)
 	}
+	if want := dockertest.HostAddr(t, e.cli, v1["web"].ID, "8080"); !slices.Contains(res.Endpoints, want) || !strings.HasPrefix(want, "127.0.0.1:") {
+		t.Fatalf("endpoints = %v, want web's published %s", res.Endpoints, want)
+	}
+	dockertest.WaitHTTP(t, "http://"+b1.Address+"/", "version=app-v1", 5*time.Second)
 	proxy := e.routes.serve(t, key)
 	dockertest.WaitHTTP(t, proxy+"/", "version=app-v1", 5*time.Second)
 	dockertest.WaitHTTP(t, proxy+"/env?key=GREETING", "hello", 5*time.Second)
@@ -243,4 +249,44 @@ func equalActions(a, b map[string]plugins.ServiceAction) bool {
 		}
 	}
 	return true
+}
+
+// A routed service on an internal network and a plain one is reached on
+// the plain one, which the host surely routes to, whatever the names'
+// order.
+func TestDeploySkipsInternalNetworks(t *testing.T) {
+	e := newEnv(t)
+	ref, _ := e.app("app", dockertest.WithVersion("app"))
+	key := plugins.RouteKey{Host: "nets.test", PathPrefix: "/"}
+	project := e.ns + "-nets"
+	doc := `
+services:
+  web:
+    image: ` + ref + `
+    networks: [back, front]
+networks:
+  back:
+    internal: true
+  front: {}
+`
+	w := e.workload("nets", doc, withRoute("nets.test", "web", 8080))
+	res, err := e.src.Deploy(e.ctx, e.deps, w, plugins.DeploymentIntent{Rollout: "nets-g1"})
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	web := e.services("nets")["web"]
+	want := dockertest.NetworkAddr(t, e.cli, web.ID, project+"_front", "8080")
+	if b := e.routes.backend(key); b.Address != want {
+		t.Fatalf("route = %+v, want web's address %s on the non-internal %s_front", b, want, project)
+	}
+	dockertest.WaitHTTP(t, "http://"+want+"/", "version=app", 5*time.Second)
+
+	// From the listing, Reconcile picks the same.
+	w.CurrentRevision = res.Revision
+	if _, err := e.src.Reconcile(e.ctx, e.deps, w); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if b := e.routes.backend(key); b.Address != want {
+		t.Errorf("route after Reconcile = %+v, want %s", b, want)
+	}
 }

@@ -158,14 +158,16 @@ type gate struct {
 // newGate is the gate of container in of s: the workload's HTTP health
 // check when s is routed and the workload has a path, else Docker's health
 // check when the container has one, else running for minReady
-// (defaultMinRunning when 0).
-func newGate(st *stack, s *service, in instance) (gate, error) {
+// (defaultMinRunning when 0). The probe goes where the routes will
+// (instance.upstream, with published from plugins.Deps.PublishedUpstreams),
+// so what passes is what serves.
+func newGate(st *stack, s *service, in instance, published bool) (gate, error) {
 	hc := healthCheck(st.w)
 	g := gate{hc: hc, minRunning: hc.MinReady}
 	if s.probe != 0 {
-		addr, ok := in.addr(s.probe)
+		addr, ok := in.upstream(s.probe, published)
 		if !ok {
-			return g, fmt.Errorf("container %s publishes no host port for the health check port %d", in.Name, s.probe)
+			return g, fmt.Errorf("container %s has no address on a network the host reaches and publishes no host port for the health check port %d", in.Name, s.probe)
 		}
 		g.probeURL = "http://" + addr + hc.Path
 	}
@@ -331,7 +333,7 @@ func newProber(url string, timeout time.Duration) *prober {
 	return &prober{url: url, client: &http.Client{
 		Timeout: timeout,
 		// A fresh connection per probe, as a restarted server would see
-		// it, and no proxy from the environment: the target is loopback.
+		// it, and no proxy from the environment: the target is local.
 		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
 		// A redirect answer passes; following it could leave loopback.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

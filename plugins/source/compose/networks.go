@@ -139,3 +139,39 @@ func removeUnusedNetworks(ctx context.Context, deps plugins.Deps, st *stack) ([]
 	}
 	return removed, errors.Join(errs...)
 }
+
+// networkIP returns the container's address on the first of networks (its
+// NetworkSettings.Networks), in name order, that is not internal: Docker
+// need not give the host an address on an internal network, so the host
+// may not reach it there. "" when there is none. internal caches what
+// NetworkInspect said by network name, across the containers of a listing;
+// a network gone meanwhile counts as internal.
+func networkIP(ctx context.Context, cli docker.API, networks map[string]*network.EndpointSettings, internal map[string]bool) (string, error) {
+	var errs []error
+	ip := docker.ContainerIP(networks, func(name string) bool {
+		in, ok := internal[name]
+		if !ok {
+			ref := name
+			if id := networks[name].NetworkID; id != "" {
+				ref = id
+			}
+			n, err := cli.NetworkInspect(ctx, ref, network.InspectOptions{})
+			switch {
+			case cerrdefs.IsNotFound(err):
+				in = true
+			case err != nil:
+				errs = append(errs, fmt.Errorf("inspecting network %s: %w", name, err))
+				return false
+			default:
+				in = n.Internal
+			}
+			internal[name] = in
+		}
+		return !in
+	})
+	if len(errs) > 0 {
+		// Not the next network's address: that would move the route.
+		return "", errors.Join(errs...)
+	}
+	return ip, nil
+}

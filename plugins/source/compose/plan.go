@@ -45,7 +45,9 @@ type service struct {
 	// probe is the container port of the HTTP health check, 0 for none.
 	probe int32
 	// loopback are container ports (TCP) the proxy or the probe reaches,
-	// published on 127.0.0.1 whether or not the file publishes them.
+	// published on 127.0.0.1 whether or not the file publishes them: they
+	// reach them there when the container has no address on a network
+	// the host routes to, or with plugins.Deps.PublishedUpstreams.
 	loopback []int32
 	// job: another service waits for it to complete
 	// (service_completed_successfully): it runs once per revision of its

@@ -183,7 +183,7 @@ func (r *repair) recreate(ctx context.Context, s *service, list []instance) erro
 	}
 	r.recreated = append(r.recreated, s.name)
 	r.current[s.name] = in
-	g, err := newGate(r.st, s, in)
+	g, err := newGate(r.st, s, in, r.deps.PublishedUpstreams)
 	if err == nil {
 		err = waitReady(pctx, r.deps, in, g, s.mayComplete())
 	}
@@ -284,7 +284,7 @@ func intact(ctx context.Context, deps plugins.Deps, w plugins.Workload, all []in
 		if len(in) != 1 || !in[0].running() {
 			return res, false
 		}
-		addr, ok := in[0].addr(r.Port)
+		addr, ok := in[0].upstream(r.Port, deps.PublishedUpstreams)
 		if !ok {
 			return res, false
 		}
@@ -317,7 +317,7 @@ func republish(ctx context.Context, deps plugins.Deps, w plugins.Workload, group
 		if !ok {
 			continue
 		}
-		if addr, ok := in.addr(r.Port); ok {
+		if addr, ok := in.upstream(r.Port, deps.PublishedUpstreams); ok {
 			if err := deps.Routes.SetRoute(ctx, r.Key(), plugins.Backend{Address: addr, Revision: w.CurrentRevision}); err != nil {
 				deps.Log.Error(err, "Re-publishing route", "route", r.Key().String())
 			}

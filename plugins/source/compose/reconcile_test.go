@@ -81,8 +81,9 @@ services:
 		t.Errorf("migrate after the repair: %s %s, want the completed %s untouched", v2["migrate"].ID, v2["migrate"].State, v1["migrate"].ID)
 	}
 	b := e.routes.backend(key)
-	if !slices.Contains(rec.Endpoints, b.Address) || b.Revision != res.Revision {
-		t.Errorf("route = %+v, endpoints %v: want the new web", b, rec.Endpoints)
+	if want := dockertest.NetworkAddr(t, e.cli, v2["web"].ID, e.ns+"-fix_default", "8080"); b.Address != want || b.Revision != res.Revision ||
+		!slices.Contains(rec.Endpoints, dockertest.HostAddr(t, e.cli, v2["web"].ID, "8080")) {
+		t.Errorf("route = %+v, endpoints %v: want the new web on %s", b, rec.Endpoints, want)
 	}
 	dockertest.WaitHTTP(t, "http://"+b.Address+"/", "version=app", 5*time.Second)
 	for svc, c := range v2 {

@@ -35,9 +35,9 @@ func setRoutes(ctx context.Context, deps plugins.Deps, st *stack, s *service, in
 		return nil
 	}
 	for _, r := range s.routes {
-		addr, ok := in.addr(r.Port)
+		addr, ok := in.upstream(r.Port, deps.PublishedUpstreams)
 		if !ok {
-			return fmt.Errorf("container %s publishes no host port for port %d of route %s", in.Name, r.Port, r.Key())
+			return fmt.Errorf("container %s has no address on a network the host reaches and publishes no host port for port %d of route %s", in.Name, r.Port, r.Key())
 		}
 		if err := deps.Routes.SetRoute(ctx, r.Key(), plugins.Backend{Address: addr, Revision: st.revision}); err != nil {
 			return fmt.Errorf("setting route %s to %s: %w", r.Key(), addr, err)
@@ -72,7 +72,8 @@ func drain(ctx context.Context, deps plugins.Deps, st *stack, s *service, old []
 	var backends []plugins.Backend
 	for _, r := range s.routes {
 		for _, o := range old {
-			if addr, ok := o.addr(r.Port); ok && o.running() {
+			// The address setRoutes gave the proxy, to find its backends.
+			if addr, ok := o.upstream(r.Port, deps.PublishedUpstreams); ok && o.running() {
 				b := plugins.Backend{Address: addr, Revision: o.Revision}
 				if !seen[b] {
 					seen[b] = true

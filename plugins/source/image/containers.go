@@ -33,8 +33,10 @@ import (
 const LabelConfigHash = "tinyforge.dev/config-hash"
 
 const (
-	// loopback is where every port is published: only the proxy and the
-	// health checks on this host reach the containers.
+	// loopback is where every port is published: people on this host
+	// reach the containers there (status.endpoints), and so do the proxy
+	// and the health checks when the containers have no network address or
+	// plugins.Deps.PublishedUpstreams is set.
 	loopback = "127.0.0.1"
 	// maxNameLength keeps container names usable as DNS labels (they are
 	// aliases on user-defined networks).
@@ -59,13 +61,22 @@ type instance struct {
 	// addrs maps a published container port ("8080/tcp") to its loopback
 	// address; empty unless the container runs.
 	addrs map[nat.Port]string
+	// ip is the container's address on its Docker network (see
+	// docker.ContainerIP); empty unless it runs with one.
+	ip string
 }
 
 func (in instance) running() bool { return in.State == "running" }
 
-// addr returns the loopback address of container port p (TCP).
-func (in instance) addr(p int32) (string, bool) {
-	a, ok := in.addrs[tcpPort(p)]
+// upstream returns where the proxy and the health checks reach TCP port p
+// of the container: its own address on its network, which spares Docker's
+// userland proxy, unless published is set (plugins.Deps.PublishedUpstreams)
+// or it has none; else the loopback address p is published on.
+func (in instance) upstream(p nat.Port, published bool) (string, bool) {
+	if in.ip != "" && !published {
+		return net.JoinHostPort(in.ip, p.Port()), true
+	}
+	a, ok := in.addrs[p]
 	return a, ok
 }
 
@@ -104,6 +115,9 @@ func listInstances(ctx context.Context, cli docker.API, w plugins.Workload) ([]i
 		}
 		if len(c.Names) > 0 {
 			in.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		if c.NetworkSettings != nil && in.running() {
+			in.ip = docker.ContainerIP(c.NetworkSettings.Networks, nil)
 		}
 		for _, p := range c.Ports {
 			if p.PublicPort != 0 && (p.IP == loopback || p.IP == "0.0.0.0") {
@@ -300,6 +314,7 @@ func startContainer(ctx context.Context, deps plugins.Deps, sp *runSpec, rollout
 		ImageID: insp.Image, State: "running", Created: time.Now().Unix(), addrs: map[nat.Port]string{},
 	}
 	if insp.NetworkSettings != nil {
+		in.ip = docker.ContainerIP(insp.NetworkSettings.Networks, nil)
 		for p, bindings := range insp.NetworkSettings.Ports {
 			for _, b := range bindings {
 				if b.HostPort != "" {
@@ -309,7 +324,7 @@ func startContainer(ctx context.Context, deps plugins.Deps, sp *runSpec, rollout
 			}
 		}
 	}
-	deps.Log.Info("Started container", "container", name, "revision", sp.image.revision, "endpoints", in.endpoints())
+	deps.Log.Info("Started container", "container", name, "revision", sp.image.revision, "endpoints", in.endpoints(), "ip", in.ip)
 	return in, nil
 }
 

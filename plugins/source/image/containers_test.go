@@ -159,7 +159,32 @@ func TestInstanceEndpoints(t *testing.T) {
 	if got := in.endpoints(); !slices.Equal(got, []string{"127.0.0.1:1", "127.0.0.1:3"}) {
 		t.Errorf("endpoints() = %v", got)
 	}
-	if a, ok := in.addr(80); !ok || a != "127.0.0.1:1" {
-		t.Errorf("addr(80) = %q, %v", a, ok)
+}
+
+func TestInstanceUpstream(t *testing.T) {
+	published := map[nat.Port]string{"80/tcp": "127.0.0.1:32768"}
+	tests := []struct {
+		name      string
+		in        instance
+		port      nat.Port
+		published bool
+		want      string
+		wantOK    bool
+	}{
+		{name: "container address", in: instance{ip: "172.17.0.2", addrs: published}, port: "80/tcp", want: "172.17.0.2:80", wantOK: true},
+		{name: "container address of a port not published", in: instance{ip: "172.17.0.2", addrs: published}, port: "9000/tcp", want: "172.17.0.2:9000", wantOK: true},
+		{name: "opted out", in: instance{ip: "172.17.0.2", addrs: published}, port: "80/tcp", published: true, want: "127.0.0.1:32768", wantOK: true},
+		{name: "no network address", in: instance{addrs: published}, port: "80/tcp", want: "127.0.0.1:32768", wantOK: true},
+		{name: "IPv6 address", in: instance{ip: "fd00::2", addrs: published}, port: "80/tcp", want: "[fd00::2]:80", wantOK: true},
+		{name: "neither", in: instance{addrs: published}, port: "9000/tcp"},
+		{name: "opted out, not published", in: instance{ip: "172.17.0.2", addrs: published}, port: "9000/tcp", published: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.in.upstream(tt.port, tt.published)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("upstream(%s, %t) = %q, %t; want %q, %t", tt.port, tt.published, got, ok, tt.want, tt.wantOK)
+			}
+		})
 	}
 }

@@ -52,11 +52,17 @@ func TestDeployBlueGreen(t *testing.T) {
 	if name, prefix := c1.Names[0], "/tf-"+e.ns+"-web-"+shortID(id1)+"-"; !strings.HasPrefix(name, prefix) || len(name) != len(prefix)+5 {
 		t.Errorf("container name = %q, want %s<5 random>", name, prefix)
 	}
+	// The proxy reaches the container on the bridge network, skipping
+	// docker-proxy; people reach it on its published loopback port.
 	b1 := e.routes.backend(key)
-	if b1.Revision != id1 || len(res.Endpoints) != 1 || b1.Address != res.Endpoints[0] || !strings.HasPrefix(b1.Address, "127.0.0.1:") {
-		t.Fatalf("route = %+v, endpoints %v; want the v1 container on loopback", b1, res.Endpoints)
+	if want := dockertest.NetworkAddr(t, e.cli, c1.ID, "bridge", "8080"); b1.Revision != id1 || b1.Address != want {
+		t.Fatalf("route = %+v, want the v1 container's network address %s", b1, want)
+	}
+	if want := dockertest.HostAddr(t, e.cli, c1.ID, "8080"); len(res.Endpoints) != 1 || res.Endpoints[0] != want || !strings.HasPrefix(want, "127.0.0.1:") {
+		t.Fatalf("endpoints = %v, want the v1 container's published %s", res.Endpoints, want)
 	}
 	dockertest.WaitHTTP(t, "http://"+b1.Address+"/", "version=v1", 5*time.Second)
+	dockertest.WaitHTTP(t, "http://"+res.Endpoints[0]+"/", "version=v1", 5*time.Second)
 
 	// Blue-green to v2 while clients hammer the route through a proxy.
 	proxy := e.routes.serve(t, key)
@@ -115,6 +121,34 @@ func TestDeployBlueGreen(t *testing.T) {
 		t.Errorf("route = %+v, want v2's %+v", b, b2)
 	}
 	dockertest.WaitHTTP(t, "http://"+b2.Address+"/", "version=v2", 5*time.Second)
+}
+
+// With PublishedUpstreams the proxy and the health check go through the
+// published loopback port, as for a daemon whose networks the host cannot
+// reach.
+func TestDeployPublishedUpstreams(t *testing.T) {
+	e := newEnv(t)
+	e.deps.PublishedUpstreams = true
+	ref, _ := e.build("v1", dockertest.WithVersion("v1"))
+	key := plugins.RouteKey{Host: "pub.test", PathPrefix: "/"}
+	w := e.workload("pub", ref)
+	res, err := e.src.Deploy(e.ctx, e.deps, w, plugins.DeploymentIntent{Rollout: "pub-g1"})
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	c := e.only("pub")
+	want := dockertest.HostAddr(t, e.cli, c.ID, "8080")
+	if b := e.routes.backend(key); b.Address != want || len(res.Endpoints) != 1 || res.Endpoints[0] != want {
+		t.Fatalf("route = %+v, endpoints %v; want both on the published %s", b, res.Endpoints, want)
+	}
+	w.CurrentRevision = res.Revision
+	if _, err := e.src.Reconcile(e.ctx, e.deps, w); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if b := e.routes.backend(key); b.Address != want {
+		t.Errorf("route after Reconcile = %+v, want %s", b, want)
+	}
+	dockertest.WaitHTTP(t, "http://"+want+"/", "version=v1", 5*time.Second)
 }
 
 // A repeated deploy of the same intent reuses the container and removes

@@ -103,9 +103,10 @@ func waitHealthy(ctx context.Context, deps plugins.Deps, sp *runSpec, in instanc
 	pace := statePollInterval
 	var probe *prober
 	if mode == healthHTTP {
-		addr, ok := in.addrs[sp.probe]
+		// The address the routes will use, so what passes is what serves.
+		addr, ok := in.upstream(sp.probe, deps.PublishedUpstreams)
 		if !ok {
-			return fmt.Errorf("container %s publishes no host port for the health check port %s", in.Name, sp.probe)
+			return fmt.Errorf("container %s has no network address and publishes no host port for the health check port %s", in.Name, sp.probe)
 		}
 		probe = newProber("http://"+addr+hc.Path, hc.Timeout)
 		defer probe.close()
@@ -278,7 +279,7 @@ func newProber(url string, timeout time.Duration) *prober {
 	return &prober{url: url, client: &http.Client{
 		Timeout: timeout,
 		// A fresh connection per probe, as a restarted server would see
-		// it, and no proxy from the environment: the target is loopback.
+		// it, and no proxy from the environment: the target is local.
 		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
 		// A redirect answer passes; following it could leave loopback.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

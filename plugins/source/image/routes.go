@@ -39,9 +39,9 @@ func setRoutes(ctx context.Context, deps plugins.Deps, w plugins.Workload, in in
 		return nil
 	}
 	for _, r := range w.Routes {
-		addr, ok := in.addr(r.Port)
+		addr, ok := in.upstream(tcpPort(r.Port), deps.PublishedUpstreams)
 		if !ok {
-			return fmt.Errorf("container %s publishes no host port for port %d of route %s", in.Name, r.Port, r.Key())
+			return fmt.Errorf("container %s has no network address and publishes no host port for port %d of route %s", in.Name, r.Port, r.Key())
 		}
 		b := plugins.Backend{Address: addr, Revision: in.Revision}
 		if err := deps.Routes.SetRoute(ctx, r.Key(), b); err != nil {
@@ -80,7 +80,8 @@ func drain(ctx context.Context, deps plugins.Deps, w plugins.Workload, old []ins
 	var pairs []pair
 	for _, r := range w.Routes {
 		for _, o := range old {
-			if addr, ok := o.addr(r.Port); ok && o.running() {
+			// The address setRoutes gave the proxy, to find its backends.
+			if addr, ok := o.upstream(tcpPort(r.Port), deps.PublishedUpstreams); ok && o.running() {
 				pairs = append(pairs, pair{r.Key(), plugins.Backend{Address: addr, Revision: o.Revision}})
 			}
 		}

@@ -3,6 +3,7 @@ package static
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,9 +47,14 @@ func TestDeploySite(t *testing.T) {
 	if !ok || img.Config.Labels[LabelGitCommit] != c1 || img.Config.Labels[docker.LabelRevision] != rev1 || img.ID != c.ImageID {
 		t.Fatalf("image of %s: %v %+v; container image %s", rev1, ok, img.Config, c.ImageID)
 	}
+	// The proxy reaches the container on the bridge network, people on its
+	// published loopback port.
 	b1 := e.routes.backend(key)
-	if b1.Revision != rev1 || len(res.Endpoints) != 1 || b1.Address != res.Endpoints[0] {
-		t.Fatalf("route = %+v, endpoints %v", b1, res.Endpoints)
+	if want := dockertest.NetworkAddr(t, e.cli, c.ID, "bridge", strconv.Itoa(sitePort)); b1.Revision != rev1 || b1.Address != want {
+		t.Fatalf("route = %+v, want the container's network address %s", b1, want)
+	}
+	if want := dockertest.HostAddr(t, e.cli, c.ID, strconv.Itoa(sitePort)); len(res.Endpoints) != 1 || res.Endpoints[0] != want {
+		t.Fatalf("endpoints = %v, want the published %s", res.Endpoints, want)
 	}
 	proxy := e.routes.serve(t, key)
 	for path, want := range map[string]string{"/": "v1\n", "/about/": "about v1\n"} {
@@ -351,8 +357,9 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("recreated container's revision = %s, want %s", c.Labels[docker.LabelRevision], rev)
 			}
 			b := e.routes.backend(key)
-			if b.Revision != rev || len(res.Endpoints) != 1 || b.Address != res.Endpoints[0] {
-				t.Errorf("route = %+v, endpoints %v", b, res.Endpoints)
+			if want := dockertest.NetworkAddr(t, e.cli, c.ID, "bridge", strconv.Itoa(sitePort)); b.Revision != rev || b.Address != want ||
+				len(res.Endpoints) != 1 || res.Endpoints[0] != dockertest.HostAddr(t, e.cli, c.ID, strconv.Itoa(sitePort)) {
+				t.Errorf("route = %+v, endpoints %v; want the route on %s", b, res.Endpoints, want)
 			}
 			dockertest.WaitHTTP(t, "http://"+b.Address+"/", "v1", 10*time.Second)
 		})
