@@ -102,11 +102,20 @@ func TestWebSocketThroughProxy(t *testing.T) {
 	}
 }
 
+// TestStreamingResponse proves streams reach the client as the backend
+// flushes them: server-sent events, and any response without a length (a
+// chunked download, a long poll, NDJSON).
 func TestStreamingResponse(t *testing.T) {
+	for _, contentType := range []string{"text/event-stream", "application/x-ndjson"} {
+		t.Run(contentType, func(t *testing.T) { testStreamingResponse(t, contentType) })
+	}
+}
+
+func testStreamingResponse(t *testing.T, contentType string) {
 	p := newTestProxy(t)
 	release := make(chan struct{})
 	_, b := newBackend(t, "app", withHandler("/events", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Type", contentType)
 		fmt.Fprint(w, "data: first\n\n")
 		w.(http.Flusher).Flush()
 		select {
