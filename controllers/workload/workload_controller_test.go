@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func (f *fakeSource) Validate(path *field.Path, config []byte) field.ErrorList {
 	return plugins.DecodeStrict(path, config, &c)
 }
 
-func (f *fakeSource) Deploy(ctx context.Context, _ plugins.Deps, w plugins.Workload, in plugins.DeploymentIntent) (plugins.DeployResult, error) {
+func (f *fakeSource) Deploy(ctx context.Context, deps plugins.Deps, w plugins.Workload, in plugins.DeploymentIntent) (plugins.DeployResult, error) {
 	var c fakeConfig
 	_ = json.Unmarshal(w.Config, &c)
 	rev := c.Revision
@@ -73,6 +74,13 @@ func (f *fakeSource) Deploy(ctx context.Context, _ plugins.Deps, w plugins.Workl
 	}
 	if c.Fail != "" {
 		return plugins.DeployResult{Revision: rev}, fmt.Errorf("%s", c.Fail)
+	}
+	// Switch every route to this revision's (pretend) backend, as real
+	// sources do once the new containers are healthy.
+	for _, r := range w.Routes {
+		if err := deps.Routes.SetRoute(ctx, r.Key(), plugins.Backend{Address: "10.0.0.1:" + fmt.Sprint(r.Port), Revision: rev}); err != nil {
+			return plugins.DeployResult{Revision: rev}, err
+		}
 	}
 	return plugins.DeployResult{Revision: rev, Endpoints: []string{"127.0.0.1:1"}}, nil
 }
@@ -110,11 +118,14 @@ type env struct {
 	c client.Client
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T, opts ...func(*controllers.Options)) *env {
 	t.Helper()
 	s := apiservertest.Start(t)
 	o := controllers.NewOptions()
 	o.LeaderElect = false
+	for _, f := range opts {
+		f(o)
+	}
 	mgr, err := controllers.NewManager(s.Admin, o)
 	if err != nil {
 		t.Fatal(err)
@@ -391,5 +402,96 @@ func TestSuspendHistoryAndDelete(t *testing.T) {
 	}
 	if n := len(e.rollouts("hist")); n != 0 {
 		t.Errorf("%d rollouts left after delete", n)
+	}
+}
+
+// routeMap is an in-memory route table standing for the proxy of the
+// controllers' process.
+type routeMap struct {
+	mu     sync.Mutex
+	routes map[plugins.RouteKey][]plugins.Backend
+}
+
+func (m *routeMap) SetRoute(_ context.Context, key plugins.RouteKey, backends ...plugins.Backend) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.routes[key] = backends
+	return nil
+}
+
+func (m *routeMap) RemoveRoute(_ context.Context, key plugins.RouteKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.routes, key)
+	return nil
+}
+
+func (m *routeMap) hosts() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var hs []string
+	for k, bs := range m.routes {
+		for _, b := range bs {
+			hs = append(hs, k.String()+"="+b.Revision)
+		}
+	}
+	slices.Sort(hs)
+	return strings.Join(hs, ",")
+}
+
+// TestRoutesPublishedAndPruned: every route switch is published in
+// status.routes (for proxies run apart) and made in the proxy of the
+// process; a host that leaves the spec is removed from both once the new
+// config serves, and deletion removes the rest.
+func TestRoutesPublishedAndPruned(t *testing.T) {
+	table := &routeMap{routes: map[plugins.RouteKey][]plugins.Backend{}}
+	e := start(t, func(o *controllers.Options) { o.Routes = table })
+	withHost := func(host string) workloadOpt {
+		return func(w *tinyforgev1alpha1.Workload) { w.Spec.Routes = []tinyforgev1alpha1.Route{{Host: host, Port: 8080}} }
+	}
+	published := func(want string) func(*tinyforgev1alpha1.Workload) bool {
+		return func(w *tinyforgev1alpha1.Workload) bool {
+			var got []string
+			for _, r := range w.Status.Routes {
+				for _, b := range r.Backends {
+					got = append(got, r.Host+r.PathPrefix+"="+b.Revision)
+				}
+			}
+			return strings.Join(got, ",") == want
+		}
+	}
+
+	e.create(newWorkload("routed", withHost("a.example")))
+	e.waitWorkload("routed", "publishing a.example at r1", published("a.example/=r1"))
+	if got := table.hosts(); got != "a.example/=r1" {
+		t.Errorf("proxy routes %q, want a.example/=r1", got)
+	}
+
+	e.update("routed", withHost("b.example"), withConfig(fakeConfig{Revision: "r2"}))
+	e.waitWorkload("routed", "publishing only b.example at r2", published("b.example/=r2"))
+	if got := table.hosts(); got != "b.example/=r2" {
+		t.Errorf("proxy routes %q after the host change, want only b.example/=r2", got)
+	}
+
+	// A failed deploy of a new host leaves the old one published: it is
+	// still what serves.
+	e.update("routed", withHost("c.example"), withConfig(fakeConfig{Revision: "r3", Fail: "boom"}))
+	e.waitWorkload("routed", "Stalled", func(w *tinyforgev1alpha1.Workload) bool {
+		c := condition(w, tinyforgev1alpha1.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && w.Status.ObservedGeneration == w.Generation
+	})
+	if got := table.hosts(); got != "b.example/=r2" {
+		t.Errorf("proxy routes %q after a failed deploy, want b.example/=r2 still", got)
+	}
+
+	w := e.waitWorkload("routed", "still publishing b.example", published("b.example/=r2"))
+	if err := e.c.Delete(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return table.hosts() == "", nil
+	})
+	if err != nil {
+		t.Errorf("proxy routes %q after delete, want none", table.hosts())
 	}
 }
