@@ -3,6 +3,10 @@ package plugins
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/record"
@@ -56,6 +60,26 @@ type SecretReader interface {
 	// ReadSecret returns the value of key in the Secret namespace/name. A
 	// missing Secret or key is an error wrapping ErrSecretNotFound.
 	ReadSecret(ctx context.Context, namespace, name, key string) ([]byte, error)
+}
+
+// APISecretReader reads Secrets through r, which should read through to the
+// API server (a manager's APIReader): the controllers do not cache Secret
+// data.
+func APISecretReader(r client.Reader) SecretReader {
+	return SecretReaderFunc(func(ctx context.Context, namespace, name, key string) ([]byte, error) {
+		var sec corev1.Secret
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &sec); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("Secret %s/%s: %w", namespace, name, ErrSecretNotFound)
+			}
+			return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+		}
+		v, ok := sec.Data[key]
+		if !ok {
+			return nil, fmt.Errorf("Secret %s/%s has no key %q: %w", namespace, name, key, ErrSecretNotFound)
+		}
+		return v, nil
+	})
 }
 
 // SecretReaderFunc adapts a function to a SecretReader.

@@ -269,24 +269,9 @@ func (r *Reconciler) deps(ctx context.Context) plugins.Deps {
 	return plugins.Deps{
 		Client:   r.Client,
 		Recorder: r.Recorder,
-		Secrets:  plugins.SecretReaderFunc(r.readSecret),
+		Secrets:  plugins.APISecretReader(r.APIReader),
 		Log:      ctrl.LoggerFrom(ctx),
 	}
-}
-
-func (r *Reconciler) readSecret(ctx context.Context, namespace, name, key string) ([]byte, error) {
-	var sec corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Secret %s/%s: %w", namespace, name, plugins.ErrSecretNotFound)
-		}
-		return nil, err
-	}
-	v, ok := sec.Data[key]
-	if !ok {
-		return nil, fmt.Errorf("Secret %s/%s has no key %q: %w", namespace, name, key, plugins.ErrSecretNotFound)
-	}
-	return v, nil
 }
 
 func (s *scope) requeueWithin(d time.Duration) {

@@ -165,7 +165,7 @@ func (r *Reconciler) deps(ctx context.Context, routes *routeRecorder) plugins.De
 		Routes:             routes,
 		PublishedUpstreams: r.PublishedUpstreams,
 		Recorder:           r.Recorder,
-		Secrets:            plugins.SecretReaderFunc(r.readSecret),
+		Secrets:            plugins.APISecretReader(r.APIReader),
 		Log:                ctrl.LoggerFrom(ctx),
 	}
 }

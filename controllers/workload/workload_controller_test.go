@@ -447,7 +447,9 @@ func TestRoutesPublishedAndPruned(t *testing.T) {
 	table := &routeMap{routes: map[plugins.RouteKey][]plugins.Backend{}}
 	e := start(t, func(o *controllers.Options) { o.Routes = table })
 	withHost := func(host string) workloadOpt {
-		return func(w *tinyforgev1alpha1.Workload) { w.Spec.Routes = []tinyforgev1alpha1.Route{{Host: host, Port: 8080}} }
+		return func(w *tinyforgev1alpha1.Workload) {
+			w.Spec.Routes = []tinyforgev1alpha1.Route{{Host: host, Port: 8080}}
+		}
 	}
 	published := func(want string) func(*tinyforgev1alpha1.Workload) bool {
 		return func(w *tinyforgev1alpha1.Workload) bool {

@@ -409,21 +409,6 @@ func (r *Reconciler) url(pw plugins.Workload) string {
 	return r.URLFor(pw.Routes[0].Host, pw.Routes[0].PathPrefix)
 }
 
-func (r *Reconciler) readSecret(ctx context.Context, namespace, name, key string) ([]byte, error) {
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: %s/%s", plugins.ErrSecretNotFound, namespace, name)
-		}
-		return nil, err
-	}
-	v, ok := s.Data[key]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s/%s has no key %q", plugins.ErrSecretNotFound, namespace, name, key)
-	}
-	return v, nil
-}
-
 func isPending(ro *tinyforgev1alpha1.Rollout) bool {
 	switch ro.Status.Phase {
 	case "", tinyforgev1alpha1.RolloutPhasePending, tinyforgev1alpha1.RolloutPhaseAwaitingApproval, tinyforgev1alpha1.RolloutPhaseDeploying:
