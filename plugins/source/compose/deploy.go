@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // Deploy makes the workload's compose stack run as its spec says now.
@@ -44,7 +45,7 @@ func (s *Source) Deploy(ctx context.Context, deps plugins.Deps, w plugins.Worklo
 	if len(errs) > 0 {
 		return plugins.DeployResult{Revision: intent.Revision}, fmt.Errorf("%w: %w", ErrInvalidCompose, errs.ToAggregate())
 	}
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline)
+	pctx, cancel := health.ProgressContext(ctx, w.Strategy.ProgressDeadline)
 	defer cancel()
 	pin, err := deployPin(set, intent)
 	if err != nil {
@@ -422,7 +423,7 @@ func (d *deployment) settle(pctx context.Context) error {
 			if s.job {
 				err = waitCondition(pctx, d.deps, in, conditionCompleted)
 			} else {
-				hc := healthCheck(d.st.w)
+				hc := health.Check(d.st.w)
 				err = waitReady(pctx, d.deps, in, gate{hc: hc, minRunning: hc.MinReady}, s.mayComplete())
 			}
 			if err != nil {

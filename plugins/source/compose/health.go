@@ -1,71 +1,29 @@
 package compose
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
-// Why a container is not ready; match them with errors.Is.
+// Why a container is not ready; match them with errors.Is. They are the
+// values of the shared health package, so image matches them too.
 var (
 	// ErrUnhealthy: the HTTP probe failed FailureThreshold times in a row,
 	// or Docker's own health check says unhealthy.
-	ErrUnhealthy = errors.New("health check failed")
+	ErrUnhealthy = health.ErrUnhealthy
 	// ErrExited: the container exited (or Docker restarted it) while it
 	// was awaited, or a one-shot service exited with a non-zero code.
-	ErrExited = errors.New("container exited")
+	ErrExited = health.ErrExited
 	// ErrProgressDeadline: the workload's progress deadline passed first.
-	ErrProgressDeadline = errors.New("progress deadline exceeded")
+	ErrProgressDeadline = health.ErrProgressDeadline
 )
-
-const (
-	// defaultMinRunning is how long a container without any health check
-	// must run before it counts as ready, when minReadySeconds is 0.
-	defaultMinRunning = 2 * time.Second
-	// statePollInterval is how often the state is looked at when no HTTP
-	// probe paces the wait.
-	statePollInterval = 100 * time.Millisecond
-	// logTailLines is how much of the log an exit error quotes.
-	logTailLines = 10
-	// maxLogTail bounds the quoted log in bytes, for the Rollout message.
-	maxLogTail = 4096
-)
-
-// progressContext bounds ctx by the workload's progress deadline, whose
-// passing context.Cause reports as ErrProgressDeadline.
-func progressContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%w (%v)", ErrProgressDeadline, d))
-}
-
-// healthCheck is w.HealthCheck with zero values replaced by the API's
-// defaults, for callers that built a Workload by hand.
-func healthCheck(w plugins.Workload) plugins.HealthCheck {
-	hc := w.HealthCheck
-	if hc.Interval <= 0 {
-		hc.Interval = 2 * time.Second
-	}
-	if hc.Timeout <= 0 {
-		hc.Timeout = 2 * time.Second
-	}
-	if hc.FailureThreshold <= 0 {
-		hc.FailureThreshold = 3
-	}
-	return hc
-}
 
 // check looks at one inspection of a container and says whether the wait
 // is over (done), failed for good (err), or goes on (status says why).
@@ -84,7 +42,7 @@ func watch(ctx context.Context, deps plugins.Deps, in instance, pace time.Durati
 		case err != nil && ctx.Err() == nil:
 			last = "inspecting: " + err.Error()
 		case err == nil && insp.State != nil:
-			done, status, cerr := c(ctx, insp, time.Since(startedAt(insp.State)))
+			done, status, cerr := c(ctx, insp, time.Since(health.StartedAt(insp.State)))
 			if cerr != nil {
 				return cerr
 			}
@@ -111,7 +69,7 @@ func watch(ctx context.Context, deps plugins.Deps, in instance, pace time.Durati
 // depends_on condition: started, healthy (by Docker's health check, which
 // the service or its image must have), or exited with code 0.
 func waitCondition(ctx context.Context, deps plugins.Deps, in instance, condition string) error {
-	return watch(ctx, deps, in, statePollInterval, func(ctx context.Context, insp container.InspectResponse, _ time.Duration) (bool, string, error) {
+	return watch(ctx, deps, in, health.StatePollInterval, func(ctx context.Context, insp container.InspectResponse, _ time.Duration) (bool, string, error) {
 		st := insp.State
 		switch condition {
 		case conditionCompleted:
@@ -121,7 +79,7 @@ func waitCondition(ctx context.Context, deps plugins.Deps, in instance, conditio
 			case st.Status == "exited" && st.ExitCode == 0:
 				return true, "", nil
 			case st.Status == "exited":
-				return false, "", exitError(ctx, deps, in, insp)
+				return false, "", health.ExitError(ctx, deps, in.Name, in.ID, insp)
 			}
 			return false, "state " + st.Status, nil
 		case conditionHealthy:
@@ -130,9 +88,9 @@ func waitCondition(ctx context.Context, deps plugins.Deps, in instance, conditio
 					ErrUnhealthy, in.Name)
 			}
 			if !st.Running || st.Restarting {
-				return false, "", exitError(ctx, deps, in, insp)
+				return false, "", health.ExitError(ctx, deps, in.Name, in.ID, insp)
 			}
-			done, status, err := dockerHealth(st, true)
+			done, status, err := health.DockerHealth(st, true)
 			if err != nil {
 				return false, "", fmt.Errorf("container %s: %w", in.Name, err)
 			}
@@ -158,11 +116,11 @@ type gate struct {
 // newGate is the gate of container in of s: the workload's HTTP health
 // check when s is routed and the workload has a path, else Docker's health
 // check when the container has one, else running for minReady
-// (defaultMinRunning when 0). The probe goes where the routes will
+// (health.DefaultMinRunning when 0). The probe goes where the routes will
 // (instance.upstream, with published from plugins.Deps.PublishedUpstreams),
 // so what passes is what serves.
 func newGate(st *stack, s *service, in instance, published bool) (gate, error) {
-	hc := healthCheck(st.w)
+	hc := health.Check(st.w)
 	g := gate{hc: hc, minRunning: hc.MinReady}
 	if s.probe != 0 {
 		addr, ok := in.upstream(s.probe, published)
@@ -180,11 +138,11 @@ func newGate(st *stack, s *service, in instance, published bool) (gate, error) {
 // check fails for good, and the cause of ctx (ErrProgressDeadline) when ctx
 // ends first.
 func waitReady(ctx context.Context, deps plugins.Deps, in instance, g gate, allowCompleted bool) error {
-	pace := statePollInterval
-	var probe *prober
+	pace := health.StatePollInterval
+	var probe *health.Prober
 	if g.probeURL != "" {
-		probe = newProber(g.probeURL, g.hc.Timeout)
-		defer probe.close()
+		probe = health.NewProber(g.probeURL, g.hc.Timeout)
+		defer probe.Close()
 		pace = g.hc.Interval
 	}
 	restarts := -1
@@ -198,11 +156,11 @@ func waitReady(ctx context.Context, deps plugins.Deps, in instance, g gate, allo
 			return true, "", nil
 		}
 		if !st.Running || st.Restarting || insp.RestartCount > restarts {
-			return false, "", exitError(ctx, deps, in, insp)
+			return false, "", health.ExitError(ctx, deps, in.Name, in.ID, insp)
 		}
 		switch {
 		case probe != nil:
-			err := probe.get(ctx)
+			err := probe.Get(ctx)
 			switch {
 			case err == nil && ran >= g.minRunning:
 				return true, "", nil
@@ -215,13 +173,13 @@ func waitReady(ctx context.Context, deps plugins.Deps, in instance, g gate, allo
 				return false, "probe failed within the start period: " + err.Error(), nil
 			}
 			failures++
-			last := fmt.Sprintf("%d probes of %s failed in a row, last: %v", failures, probe.url, err)
+			last := fmt.Sprintf("%d probes of %s failed in a row, last: %v", failures, probe.URL(), err)
 			if failures >= g.hc.FailureThreshold {
 				return false, "", fmt.Errorf("container %s: %w: %s", in.Name, ErrUnhealthy, last)
 			}
 			return false, last, nil
 		case st.Health != nil:
-			done, status, err := dockerHealth(st, ran >= g.minRunning)
+			done, status, err := health.DockerHealth(st, ran >= g.minRunning)
 			if err != nil {
 				return false, "", fmt.Errorf("container %s: %w", in.Name, err)
 			}
@@ -229,134 +187,9 @@ func waitReady(ctx context.Context, deps plugins.Deps, in instance, g gate, allo
 		default:
 			min := g.minRunning
 			if min == 0 {
-				min = defaultMinRunning
+				min = health.DefaultMinRunning
 			}
 			return ran >= min, fmt.Sprintf("running for %v of %v", ran.Round(time.Millisecond), min), nil
 		}
 	})
 }
-
-// dockerHealth reads Docker's health status of a container with a health
-// check.
-func dockerHealth(st *container.State, ranLongEnough bool) (done bool, last string, err error) {
-	var out string
-	if n := len(st.Health.Log); n > 0 {
-		p := st.Health.Log[n-1]
-		out = fmt.Sprintf("last probe exit %d: %q", p.ExitCode, strings.TrimSpace(p.Output))
-	}
-	switch st.Health.Status {
-	case container.Healthy:
-		if ranLongEnough {
-			return true, "", nil
-		}
-		return false, "healthy; waiting for minReady", nil
-	case container.Unhealthy:
-		return false, "", fmt.Errorf("%w: Docker reports the container unhealthy (%s)", ErrUnhealthy, out)
-	default:
-		return false, "health " + st.Health.Status + ", " + out, nil
-	}
-}
-
-func startedAt(st *container.State) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, st.StartedAt)
-	if err != nil || t.IsZero() || t.Year() < 2000 {
-		return time.Now()
-	}
-	return t
-}
-
-// exitError says how the container ended, with the tail of its log.
-func exitError(ctx context.Context, deps plugins.Deps, in instance, insp container.InspectResponse) error {
-	what := "stopped"
-	if st := insp.State; st != nil {
-		switch {
-		case st.Running && !st.Restarting:
-			// Docker restarted it already, and reset its exit code.
-			what = fmt.Sprintf("exited and was restarted by Docker (%d restarts)", insp.RestartCount)
-		case st.Restarting:
-			what = fmt.Sprintf("exited with code %d and is being restarted by Docker (%d restarts)", st.ExitCode, insp.RestartCount)
-		default:
-			what = fmt.Sprintf("exited with code %d", st.ExitCode)
-		}
-		if st.OOMKilled {
-			what += " (out of memory)"
-		}
-		if st.Error != "" {
-			what += ": " + st.Error
-		}
-	}
-	err := fmt.Errorf("%w: container %s %s", ErrExited, in.Name, what)
-	if logs := tailLogs(ctx, deps, in.ID); logs != "" {
-		return fmt.Errorf("%w; last log lines:\n%s", err, logs)
-	}
-	return err
-}
-
-// tailLogs returns the last lines of the container's output, or "" when
-// they cannot be read.
-func tailLogs(ctx context.Context, deps plugins.Deps, id string) string {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	rc, err := deps.Docker.ContainerLogs(ctx, id, container.LogsOptions{
-		ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(logTailLines),
-	})
-	if err != nil {
-		deps.Log.V(1).Info("Reading container logs", "error", err.Error())
-		return ""
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	// Containers without a TTY multiplex stdout and stderr; with one, the
-	// log is one raw stream.
-	raw, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil && len(raw) == 0 {
-		return ""
-	}
-	if _, err := stdcopy.StdCopy(&buf, &buf, bytes.NewReader(raw)); err != nil {
-		buf.Reset()
-		buf.Write(raw)
-	}
-	s := strings.TrimRight(buf.String(), "\n\r\t ")
-	if len(s) > maxLogTail {
-		s = "…" + s[len(s)-maxLogTail:]
-	}
-	return s
-}
-
-// prober sends the HTTP health probes of one container.
-type prober struct {
-	url    string
-	client *http.Client
-}
-
-func newProber(url string, timeout time.Duration) *prober {
-	return &prober{url: url, client: &http.Client{
-		Timeout: timeout,
-		// A fresh connection per probe, as a restarted server would see
-		// it, and no proxy from the environment: the target is local.
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
-		// A redirect answer passes; following it could leave loopback.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-// get probes once: any 2xx or 3xx answer passes.
-func (p *prober) get(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", "tinyforge-health/1")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("answered %s", resp.Status)
-	}
-	return nil
-}
-
-func (p *prober) close() { p.client.CloseIdleConnections() }

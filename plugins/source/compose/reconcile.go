@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // Reconcile keeps the deployed revision of the stack running and routed.
@@ -154,7 +155,7 @@ func (r *repair) recreate(ctx context.Context, s *service, list []instance) erro
 	if n := len(list); n > 0 {
 		rollout = list[n-1].Rollout
 	}
-	pctx, cancel := progressContext(ctx, r.st.w.Strategy.ProgressDeadline)
+	pctx, cancel := health.ProgressContext(ctx, r.st.w.Strategy.ProgressDeadline)
 	defer cancel()
 	for _, dep := range r.st.dependencies(s) {
 		in, ok := r.current[dep.service.name]

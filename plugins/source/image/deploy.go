@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // configPath is where the config sits in a Workload, for messages.
@@ -39,7 +40,7 @@ func (s *Source) Deploy(ctx context.Context, deps plugins.Deps, w plugins.Worklo
 	if len(errs) > 0 {
 		return plugins.DeployResult{Revision: intent.Revision}, fmt.Errorf("invalid config: %w", errs.ToAggregate())
 	}
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline)
+	pctx, cancel := health.ProgressContext(ctx, w.Strategy.ProgressDeadline)
 	defer cancel()
 
 	img, err := resolveImage(pctx, deps, w, set, intent)

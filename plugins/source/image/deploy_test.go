@@ -13,6 +13,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // A first deploy, a blue-green switch under load with no failed request,
@@ -341,8 +342,8 @@ func TestDeployContainerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
-	if took < defaultMinRunning {
-		t.Errorf("deploy without a health check took %v, less than %v", took, defaultMinRunning)
+	if took < health.DefaultMinRunning {
+		t.Errorf("deploy without a health check took %v, less than %v", took, health.DefaultMinRunning)
 	}
 	insp, err := e.cli.ContainerInspect(e.ctx, e.only("cfg").ID)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // LocalImage is an image already on the Docker host, built by another
@@ -57,7 +58,7 @@ func DeployLocal(ctx context.Context, deps plugins.Deps, w plugins.Workload, d L
 	if err != nil {
 		return res, err
 	}
-	pctx, cancel := progressContextFrom(ctx, w.Strategy.ProgressDeadline, start)
+	pctx, cancel := health.ProgressContextFrom(ctx, w.Strategy.ProgressDeadline, start)
 	defer cancel()
 	img, err := inspectLocal(pctx, deps, set, d.Image)
 	if err != nil {
@@ -193,7 +194,7 @@ func hasUsableInstance(ctx context.Context, deps plugins.Deps, all []instance, r
 // deadline, until it is healthy. A container that started is returned
 // even when it is not healthy, with the reason.
 func startLocal(ctx context.Context, deps plugins.Deps, w plugins.Workload, set *settings, li LocalImage) (instance, error) {
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline)
+	pctx, cancel := health.ProgressContext(ctx, w.Strategy.ProgressDeadline)
 	defer cancel()
 	img, err := inspectLocal(pctx, deps, set, li)
 	if err != nil {
@@ -208,13 +209,4 @@ func startLocal(ctx context.Context, deps plugins.Deps, w plugins.Workload, set 
 		return instance{}, deployCause(pctx, err)
 	}
 	return in, waitHealthy(pctx, deps, sp, in)
-}
-
-// progressContextFrom is progressContext with the deadline counted from
-// start instead of now.
-func progressContextFrom(ctx context.Context, d time.Duration, start time.Time) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadlineCause(ctx, start.Add(d), fmt.Errorf("%w (%v)", ErrProgressDeadline, d))
 }

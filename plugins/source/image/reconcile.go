@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // Reconcile keeps one container of w.CurrentRevision running and routed.
@@ -133,7 +134,7 @@ func pickCurrent(current []instance, hash string) (instance, bool) {
 // routed, an exited one shows why in its log until the next attempt
 // removes it.
 func recreate(ctx context.Context, deps plugins.Deps, w plugins.Workload, set *settings, previous []instance) (instance, error) {
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline)
+	pctx, cancel := health.ProgressContext(ctx, w.Strategy.ProgressDeadline)
 	defer cancel()
 	img, err := imageOfRevision(pctx, deps, w, set, previous)
 	if err != nil {

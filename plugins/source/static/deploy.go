@@ -13,6 +13,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/git"
 	"github.com/tinyforge/tinyforge/plugins"
 	imagesource "github.com/tinyforge/tinyforge/plugins/source/image"
+	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
 // configPath is where the config sits in a Workload, for messages.
@@ -32,7 +33,7 @@ func (s *Source) Deploy(ctx context.Context, deps plugins.Deps, w plugins.Worklo
 		return plugins.DeployResult{Revision: intent.Revision}, fmt.Errorf("invalid config: %w", errs.ToAggregate())
 	}
 	log := deps.Log.WithValues("rollout", intent.Rollout)
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline, start)
+	pctx, cancel := health.ProgressContextFrom(ctx, w.Strategy.ProgressDeadline, start)
 	defer cancel()
 	log.Info("Deploying a static site", "source", set.describe(), "intentRevision", intent.Revision)
 
@@ -161,7 +162,7 @@ func imageOfRevision(ctx context.Context, deps plugins.Deps, w plugins.Workload,
 	case hash != shorten(set.hash, revisionHashLength):
 		return imagesource.LocalImage{}, fmt.Errorf("the image of revision %s is gone, and the config changed since it was built: deploy the workload again", rev)
 	}
-	pctx, cancel := progressContext(ctx, w.Strategy.ProgressDeadline, time.Now())
+	pctx, cancel := health.ProgressContext(ctx, w.Strategy.ProgressDeadline)
 	defer cancel()
 	opts, err := authOptions(pctx, deps, w, set, set.Git.URL, log)
 	if err != nil {
@@ -196,14 +197,4 @@ func (s *Source) Teardown(ctx context.Context, deps plugins.Deps, w plugins.Work
 	removed, err := removeImages(ctx, deps, w, append(revs, w.CurrentRevision), "")
 	deps.Log.Info("Removed the site images", "revisions", removed)
 	return err
-}
-
-// progressContext bounds ctx by the workload's progress deadline counted
-// from start, whose passing context.Cause reports as
-// imagesource.ErrProgressDeadline.
-func progressContext(ctx context.Context, d time.Duration, start time.Time) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadlineCause(ctx, start.Add(d), fmt.Errorf("%w (%v)", imagesource.ErrProgressDeadline, d))
 }
