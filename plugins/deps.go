@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,6 +104,20 @@ type RouteKey struct {
 // String returns host/path, the form used in logs and messages.
 func (k RouteKey) String() string {
 	return k.Host + k.PathPrefix
+}
+
+// SameBackends tells whether a and b hold the same backends, in any order;
+// route tables use it to make setting the same backends again a no-op.
+func SameBackends(a, b []Backend) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // Backend is one address that serves a route.

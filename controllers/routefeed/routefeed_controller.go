@@ -107,7 +107,7 @@ func (r *Reconciler) apply(ctx context.Context, key types.NamespacedName, w *tin
 	var errs []error
 	for _, rk := range sortedKeys(want) {
 		bs := want[rk]
-		if cur, ok := have[rk]; ok && sameBackends(cur, bs) {
+		if cur, ok := have[rk]; ok && plugins.SameBackends(cur, bs) {
 			next[rk] = cur
 			continue
 		}
@@ -162,17 +162,4 @@ func sortedKeys(s routeSet) []plugins.RouteKey {
 	}
 	slices.SortFunc(keys, func(a, b plugins.RouteKey) int { return strings.Compare(a.String(), b.String()) })
 	return keys
-}
-
-// sameBackends tells whether a and b hold the same backends, in any order.
-func sameBackends(a, b []plugins.Backend) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }

@@ -77,7 +77,7 @@ func (rr *routeRecorder) SetRoute(ctx context.Context, key plugins.RouteKey, bac
 	}
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
-	if cur, ok := rr.routes[key]; ok && sameBackends(cur, backends) {
+	if cur, ok := rr.routes[key]; ok && plugins.SameBackends(cur, backends) {
 		return nil
 	}
 	next := cloneRoutes(rr.routes)
@@ -181,19 +181,6 @@ func routeStatuses(routes map[plugins.RouteKey][]plugins.Backend) []tinyforgev1a
 		return strings.Compare(a.PathPrefix, b.PathPrefix)
 	})
 	return out
-}
-
-// sameBackends tells whether a and b hold the same backends, in any order.
-func sameBackends(a, b []plugins.Backend) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }
 
 // cloneRoutes copies the map (not the backend slices, which are never

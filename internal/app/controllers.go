@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -25,10 +26,7 @@ func newControllersCommand() *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if kubeconfig == "" {
-				kubeconfig = datadir.Kubeconfig(datadir.Default())
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			cfg, err := loadKubeconfig(kubeconfig)
 			if err != nil {
 				return err
 			}
@@ -62,10 +60,7 @@ func newIngressCommand() *cobra.Command {
 			if o.Address == "" {
 				return fmt.Errorf("--ingress-address must not be empty")
 			}
-			if kubeconfig == "" {
-				kubeconfig = datadir.Kubeconfig(datadir.Default())
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			cfg, err := loadKubeconfig(kubeconfig)
 			if err != nil {
 				return err
 			}
@@ -76,4 +71,17 @@ func newIngressCommand() *cobra.Command {
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the API server (default: the admin kubeconfig in the data dir).")
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// loadKubeconfig reads the kubeconfig at path, or the admin one in the
+// default data dir when path is empty.
+func loadKubeconfig(path string) (*rest.Config, error) {
+	if path == "" {
+		path = datadir.Kubeconfig(datadir.Default())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("reading kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
 }

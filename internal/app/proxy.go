@@ -6,11 +6,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/tinyforge/tinyforge/controllers"
-	"github.com/tinyforge/tinyforge/internal/datadir"
 	"github.com/tinyforge/tinyforge/internal/proxy"
 )
 
@@ -36,10 +34,7 @@ requests before they stop.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if kubeconfig == "" {
-				kubeconfig = datadir.Kubeconfig(datadir.Default())
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			cfg, err := loadKubeconfig(kubeconfig)
 			if err != nil {
 				return err
 			}
