@@ -74,6 +74,20 @@ type Options struct {
 	// loopback ports, for a daemon whose container networks this host
 	// cannot route to, such as rootless Docker or a remote daemon).
 	ProxyUpstream string
+
+	// loaded is what the route TLS controllers of this process loaded into
+	// Certificates, kept across managers built from these Options.
+	loaded *routetls.Loaded
+}
+
+// certsLoaded returns the record of loaded certificates, shared by every
+// manager built from o: runControllers builds a new one after a lost Lease,
+// while the proxy keeps what the previous one loaded.
+func (o *Options) certsLoaded() *routetls.Loaded {
+	if o.loaded == nil {
+		o.loaded = &routetls.Loaded{}
+	}
+	return o.loaded
 }
 
 // DefaultRouteGrace is the route-propagation grace of controllers that run
@@ -232,6 +246,7 @@ func setupControllers(mgr manager.Manager, o *Options) error {
 			Client:       mgr.GetClient(),
 			APIReader:    mgr.GetAPIReader(),
 			Certificates: o.Certificates,
+			Loaded:       o.certsLoaded(),
 			Recorder:     mgr.GetEventRecorderFor("routetls-controller"), //nolint:staticcheck // core/v1 Events, see above
 		}
 		if err := tr.SetupWithManager(mgr); err != nil {

@@ -50,9 +50,12 @@ type Reconciler struct {
 	// MaxConcurrentReconciles bounds workloads handled at once.
 	MaxConcurrentReconciles int
 
-	// hosts is what this process loaded into Certificates. It lives in the
-	// reconciler because the proxy it mirrors lives in this process too.
-	hosts tracker
+	// Loaded is what this process loaded into Certificates. It outlives
+	// the Reconciler when the caller keeps it: a controller manager started
+	// again in the same process (after a lost Lease) must know what its
+	// predecessor loaded, or a certificate let go of in between would stay
+	// served. Nil starts empty.
+	Loaded *Loaded
 	// requeue enqueues workloads whose host another workload let go of.
 	requeue chan event.GenericEvent
 }
@@ -68,7 +71,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles <= 0 {
 		r.MaxConcurrentReconciles = 2
 	}
+	if r.Loaded == nil {
+		r.Loaded = &Loaded{}
+	}
 	r.requeue = make(chan event.GenericEvent, 64)
+	// Workloads a previous Reconciler loaded certificates for are looked at
+	// again: one deleted meanwhile is in no list, and its certificates go
+	// only when its reconcile finds it gone.
+	if err := mgr.Add(revisit{r}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("routetls").
 		For(&tinyforgev1alpha1.Workload{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -79,6 +91,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
 		}).
 		Complete(r)
+}
+
+// revisit enqueues, once at start, every Workload the Loaded record holds.
+type revisit struct{ r *Reconciler }
+
+// NeedLeaderElection is false: every replica feeds its own proxy.
+func (revisit) NeedLeaderElection() bool { return false }
+
+func (v revisit) Start(ctx context.Context) error {
+	for _, key := range v.r.Loaded.t.workloads() {
+		w := &tinyforgev1alpha1.Workload{}
+		w.Namespace, w.Name = key.Namespace, key.Name
+		select {
+		case v.r.requeue <- event.GenericEvent{Object: w}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
 }
 
 // workloadsForSecret maps a Secret to the Workloads in its namespace whose
@@ -116,7 +147,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		wanted = r.load(ctx, w)
 	}
 
-	out := r.hosts.sync(req.NamespacedName, wanted, r.Certificates)
+	out := r.Loaded.t.sync(req.NamespacedName, wanted, r.Certificates)
 	for _, h := range out.set {
 		log.V(1).Info("Certificate loaded", "host", h.host, "secret", h.secret.Name)
 	}

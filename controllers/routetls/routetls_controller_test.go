@@ -15,8 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 	"github.com/tinyforge/tinyforge/controllers"
@@ -347,4 +351,65 @@ func TestRouteCertificates(t *testing.T) {
 		e.waitRemoved("web.example.test")
 		e.waitEvent("web", corev1.EventTypeWarning, routetls.EventReasonSecretNotFound)
 	})
+}
+
+// TestLoadedOutlivesTheManager: a manager started again in the same process
+// (after a lost Lease) with the record of what its predecessor loaded
+// removes the certificate of a Workload deleted while no manager ran, which
+// no list would show it.
+func TestLoadedOutlivesTheManager(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an API server")
+	}
+	s := apiservertest.Start(t)
+	if err := controllers.WaitForAPI(context.Background(), s.Admin); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(s.Admin, client.Options{Scheme: controllers.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := routetls.NewFakeCerts()
+	e := &env{t: t, c: c, ns: "default", certs: []*routetls.FakeCerts{certs}}
+	loaded := &routetls.Loaded{}
+	run := func() (stop func()) {
+		mgr, err := ctrl.NewManager(s.Admin, ctrl.Options{
+			Scheme:     controllers.Scheme(),
+			Metrics:    metricsserver.Options{BindAddress: "0"},
+			Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &routetls.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Certificates: certs, Loaded: loaded,
+			Recorder: mgr.GetEventRecorderFor("routetls-test"), //nolint:staticcheck // core/v1 Events, as the server's
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- mgr.Start(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		}
+	}
+
+	certPEM, keyPEM := routetls.SelfSigned(t, "gone.example")
+	e.secret("gone-tls", certPEM, keyPEM)
+	e.workload("gone", tlsRoute("gone.example", "gone-tls"))
+	stop := run()
+	e.waitServed("gone.example", certPEM)
+	stop()
+
+	if err := c.Delete(context.Background(), &tinyforgev1alpha1.Workload{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	stop = run()
+	defer stop()
+	e.waitRemoved("gone.example")
 }

@@ -11,6 +11,22 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
+// Loaded is what one process loaded into its proxy's certificate store,
+// kept across the Reconcilers that feed that store. The zero value is
+// empty and ready to use.
+type Loaded struct {
+	t tracker
+}
+
+// workloads lists the Workloads that want some host, sorted.
+func (t *tracker) workloads() []types.NamespacedName {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keys := slices.Collect(maps.Keys(t.wants))
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int { return cmp.Compare(a.String(), b.String()) })
+	return keys
+}
+
 // tracker remembers what this process loaded into its proxy: which hosts
 // each Workload wants and from which Secret, and which Secret's certificate
 // the proxy holds for each host. Several Workloads may share a host (each
