@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/tinyforge/tinyforge/plugins"
-	"github.com/tinyforge/tinyforge/plugins/source/internal/sourcetest"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // The schema is one a CRD could carry (strict JSONSchemaProps, structural),
@@ -16,7 +16,7 @@ func TestSchema(t *testing.T) {
 	if got, err := plugins.LookupSource(Kind); err != nil || got.Kind() != Kind {
 		t.Errorf("LookupSource(%q) = %v, %v", Kind, got, err)
 	}
-	sourcetest.CheckSchema(t, &Source{}, reflect.TypeFor[Config](),
+	plugintest.CheckSchema(t, &Source{}, reflect.TypeFor[Config](),
 		`{"project":"Shop","compose":"services: {}"}`,
 		`{"git":{}}`,
 		`{"compose":"x","profiles":["-a"]}`,

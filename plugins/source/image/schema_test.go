@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/tinyforge/tinyforge/plugins/source/internal/sourcetest"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // The schema is one a CRD could carry (strict JSONSchemaProps, structural),
@@ -12,7 +12,7 @@ import (
 // and Validate, and the schema refuses what Validate refuses, where it can
 // say it.
 func TestSchema(t *testing.T) {
-	sourcetest.CheckSchema(t, &Source{}, reflect.TypeFor[Config](),
+	plugintest.CheckSchema(t, &Source{}, reflect.TypeFor[Config](),
 		`{}`,
 		`{"image":"web","pullPolicy":"Sometimes"}`,
 		`{"image":"web","ports":[{"containerPort":0}]}`,

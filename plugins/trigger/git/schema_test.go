@@ -1,84 +1,26 @@
 package git
 
 import (
-	"bytes"
-	"encoding/json"
 	"reflect"
-	"slices"
-	"strings"
 	"testing"
 
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	"k8s.io/apimachinery/pkg/util/validation/field"
-
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // The schema is one a CRD could carry (strict JSONSchemaProps, structural),
-// it describes exactly Config's fields, and the sample passes both the
-// schema and Validate.
+// it describes exactly Config's fields, the sample passes both the schema
+// and Validate, and the schema refuses what Validate refuses, where it can
+// say it.
 func TestSchema(t *testing.T) {
-	tr := &Trigger{}
-	if tr.Description() == "" {
-		t.Error("Description() is empty")
-	}
-	var v1 apiextensionsv1.JSONSchemaProps
-	dec := json.NewDecoder(bytes.NewReader(tr.Schema()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v1); err != nil {
-		t.Fatalf("Schema() is not a JSONSchemaProps: %v", err)
-	}
-	var internal apiextensions.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	s, err := structuralschema.NewStructural(&internal)
-	if err != nil {
-		t.Fatalf("Schema() is not structural: %v", err)
-	}
-	if errs := structuralschema.ValidateStructural(field.NewPath("schema"), s); len(errs) > 0 {
-		t.Fatalf("Schema() is not structural: %v", errs)
-	}
-	checkProperties(t, "config", v1, reflect.TypeFor[Config]())
-
-	validator, _, err := validation.NewSchemaValidator(&internal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sample any
-	if err := json.Unmarshal(tr.Sample(), &sample); err != nil {
-		t.Fatalf("Sample() is not JSON: %v", err)
-	}
-	if errs := validation.ValidateCustomResource(testPath, sample, validator); len(errs) > 0 {
-		t.Errorf("Sample() does not pass Schema(): %v", errs)
-	}
-	if errs := tr.Validate(testPath, tr.Sample()); len(errs) > 0 {
-		t.Errorf("Sample() does not pass Validate: %v", errs)
-	}
-
-	// The schema refuses what Validate refuses, where it can say it.
-	for _, bad := range []string{
+	plugintest.CheckSchema(t, &Trigger{}, reflect.TypeFor[Config](),
 		`{}`,
 		`{"url":""}`,
 		`{"url":"/r","branches":[""]}`,
 		`{"url":"/r","tags":"v*"}`,
 		`{"url":"https://h/r","secretRef":{"key":"token"}}`,
 		`{"url":"https://h/r","secretRef":{"name":"Bad_Name"}}`,
-	} {
-		var obj any
-		if err := json.Unmarshal([]byte(bad), &obj); err != nil {
-			t.Fatal(err)
-		}
-		if errs := validation.ValidateCustomResource(testPath, obj, validator); len(errs) == 0 {
-			t.Errorf("schema accepts %s", bad)
-		}
-		if errs := tr.Validate(testPath, []byte(bad)); len(errs) == 0 {
-			t.Errorf("Validate accepts %s", bad)
-		}
-	}
+	)
 }
 
 // The plugin registers itself under its kind.
@@ -89,42 +31,5 @@ func TestRegistered(t *testing.T) {
 	}
 	if _, ok := got.(*Trigger); !ok || got.Kind() != "git" {
 		t.Errorf("LookupTrigger(%q) = %T with kind %q", Kind, got, got.Kind())
-	}
-}
-
-// checkProperties compares the schema's properties with the JSON fields of
-// struct type typ, recursively.
-func checkProperties(t *testing.T, path string, s apiextensionsv1.JSONSchemaProps, typ reflect.Type) {
-	t.Helper()
-	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
-		typ = typ.Elem()
-	}
-	if typ.Kind() != reflect.Struct {
-		return
-	}
-	if s.Type == "array" && s.Items != nil && s.Items.Schema != nil {
-		s = *s.Items.Schema
-	}
-	var fields []string
-	for f := range typ.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields = append(fields, name)
-		prop, ok := s.Properties[name]
-		if !ok {
-			t.Errorf("schema of %s has no property %s", path, name)
-			continue
-		}
-		if prop.Description == "" {
-			t.Errorf("property %s.%s has no description", path, name)
-		}
-		checkProperties(t, path+"."+name, prop, f.Type)
-	}
-	for name := range s.Properties {
-		if !slices.Contains(fields, name) {
-			t.Errorf("schema of %s has property %s, which the config does not have", path, name)
-		}
 	}
 }

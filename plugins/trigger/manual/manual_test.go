@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 var testPath = field.NewPath("spec", "config")
@@ -122,51 +120,13 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-// The schema is one a CRD could carry, and the sample passes it and
-// Validate; both refuse fields.
+// The schema is one a CRD could carry (strict JSONSchemaProps, structural),
+// it describes exactly Config's fields (none), the sample passes both the
+// schema and Validate, and both refuse fields.
 func TestSchema(t *testing.T) {
-	tr := &Trigger{}
-	if tr.Description() == "" {
-		t.Error("Description() is empty")
-	}
-	var v1 apiextensionsv1.JSONSchemaProps
-	dec := json.NewDecoder(bytes.NewReader(tr.Schema()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v1); err != nil {
-		t.Fatalf("Schema() is not a JSONSchemaProps: %v", err)
-	}
-	var internal apiextensions.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	s, err := structuralschema.NewStructural(&internal)
-	if err != nil {
-		t.Fatalf("Schema() is not structural: %v", err)
-	}
-	if errs := structuralschema.ValidateStructural(field.NewPath("schema"), s); len(errs) > 0 {
-		t.Fatalf("Schema() is not structural: %v", errs)
-	}
-	validator, _, err := validation.NewSchemaValidator(&internal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		config string
-		valid  bool
-	}{
-		{config: string(tr.Sample()), valid: true},
-		{config: `{"workloads":["web"]}`, valid: false},
-	} {
-		var obj any
-		if err := json.Unmarshal([]byte(tc.config), &obj); err != nil {
-			t.Fatal(err)
-		}
-		schemaOK := len(validation.ValidateCustomResource(testPath, obj, validator)) == 0
-		validateOK := len(tr.Validate(testPath, []byte(tc.config))) == 0
-		if schemaOK != tc.valid || validateOK != tc.valid {
-			t.Errorf("%s: schema accepts = %v, Validate accepts = %v, want %v", tc.config, schemaOK, validateOK, tc.valid)
-		}
-	}
+	plugintest.CheckSchema(t, &Trigger{}, reflect.TypeFor[Config](),
+		`{"workloads":["web"]}`,
+	)
 }
 
 func TestRegistered(t *testing.T) {

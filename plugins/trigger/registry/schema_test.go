@@ -1,91 +1,27 @@
 package registry
 
 import (
-	"bytes"
-	"encoding/json"
 	"reflect"
-	"slices"
-	"strings"
 	"testing"
 
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	"k8s.io/apimachinery/pkg/util/validation/field"
-
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // The schema is one a CRD could carry (strict JSONSchemaProps, structural),
 // it describes exactly Config's fields, and the sample passes both the
 // schema and Validate; what the schema can say, it refuses as Validate does.
 func TestSchema(t *testing.T) {
-	trig := &Trigger{}
-	if trig.Description() == "" {
-		t.Error("Description() is empty")
-	}
-	var v1 apiextensionsv1.JSONSchemaProps
-	dec := json.NewDecoder(bytes.NewReader(trig.Schema()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v1); err != nil {
-		t.Fatalf("Schema() is not a JSONSchemaProps: %v", err)
-	}
-	var internal apiextensions.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	s, err := structuralschema.NewStructural(&internal)
-	if err != nil {
-		t.Fatalf("Schema() is not structural: %v", err)
-	}
-	if errs := structuralschema.ValidateStructural(field.NewPath("schema"), s); len(errs) > 0 {
-		t.Fatalf("Schema() is not structural: %v", errs)
-	}
-	checkProperties(t, "config", v1, reflect.TypeFor[Config]())
-
-	validator, _, err := validation.NewSchemaValidator(&internal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sample any
-	if err := json.Unmarshal(trig.Sample(), &sample); err != nil {
-		t.Fatalf("Sample() is not JSON: %v", err)
-	}
-	if errs := validation.ValidateCustomResource(testPath, sample, validator); len(errs) > 0 {
-		t.Errorf("Sample() does not pass Schema(): %v", errs)
-	}
-	if errs := trig.Validate(testPath, trig.Sample()); len(errs) > 0 {
-		t.Errorf("Sample() does not pass Validate: %v", errs)
-	}
-
-	tests := []struct {
-		name   string
-		config string
-	}{
-		{name: "no repository", config: `{}`},
-		{name: "empty tag policy", config: `{"repository":"r.example/web","tagPolicy":{}}`},
-		{name: "two policies", config: `{"repository":"r.example/web","tagPolicy":{"exact":"a","glob":"b"}}`},
-		{name: "exact is no tag", config: `{"repository":"r.example/web","tagPolicy":{"exact":"a/b"}}`},
-		{name: "unknown order", config: `{"repository":"r.example/web","tagPolicy":{"regex":"(?P<n>x)","capture":"n","order":"newest"}}`},
-		{name: "digest", config: `{"repository":"r.example/web","digest":"latest"}`},
-		{name: "secret without a name", config: `{"repository":"r.example/web","secretRef":{"key":"x"}}`},
-		{name: "poll interval", config: `{"repository":"r.example/web","pollInterval":"often"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var obj any
-			if err := json.Unmarshal([]byte(tt.config), &obj); err != nil {
-				t.Fatal(err)
-			}
-			if errs := validation.ValidateCustomResource(testPath, obj, validator); len(errs) == 0 {
-				t.Errorf("schema accepts %s", tt.config)
-			}
-			if errs := trig.Validate(testPath, []byte(tt.config)); len(errs) == 0 {
-				t.Errorf("Validate accepts %s", tt.config)
-			}
-		})
-	}
+	plugintest.CheckSchema(t, &Trigger{}, reflect.TypeFor[Config](),
+		`{}`, // no repository
+		`{"repository":"r.example/web","tagPolicy":{}}`,                                                  // empty tag policy
+		`{"repository":"r.example/web","tagPolicy":{"exact":"a","glob":"b"}}`,                            // two policies
+		`{"repository":"r.example/web","tagPolicy":{"exact":"a/b"}}`,                                     // exact is no tag
+		`{"repository":"r.example/web","tagPolicy":{"regex":"(?P<n>x)","capture":"n","order":"newest"}}`, // unknown order
+		`{"repository":"r.example/web","digest":"latest"}`,                                               // digest
+		`{"repository":"r.example/web","secretRef":{"key":"x"}}`,                                         // secret without a name
+		`{"repository":"r.example/web","pollInterval":"often"}`,                                          // poll interval
+	)
 }
 
 // The plugin is registered under its kind, as a poller.
@@ -96,39 +32,5 @@ func TestRegistered(t *testing.T) {
 	}
 	if _, ok := got.(plugins.Poller); !ok {
 		t.Errorf("the registered %T is not a Poller", got)
-	}
-}
-
-// checkProperties compares the schema's properties with the JSON fields of
-// struct type typ, recursively.
-func checkProperties(t *testing.T, path string, s apiextensionsv1.JSONSchemaProps, typ reflect.Type) {
-	t.Helper()
-	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
-		typ = typ.Elem()
-	}
-	if typ.Kind() != reflect.Struct {
-		return
-	}
-	var fields []string
-	for f := range typ.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields = append(fields, name)
-		prop, ok := s.Properties[name]
-		if !ok {
-			t.Errorf("schema of %s has no property %s", path, name)
-			continue
-		}
-		if prop.Description == "" {
-			t.Errorf("property %s.%s has no description", path, name)
-		}
-		checkProperties(t, path+"."+name, prop, f.Type)
-	}
-	for name := range s.Properties {
-		if !slices.Contains(fields, name) {
-			t.Errorf("schema of %s has property %s, which the config does not have", path, name)
-		}
 	}
 }

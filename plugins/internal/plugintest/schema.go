@@ -1,4 +1,4 @@
-package sourcetest
+package plugintest
 
 import (
 	"bytes"
@@ -17,24 +17,25 @@ import (
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
-// DescribedSource is a source plugin that describes its config.
-type DescribedSource interface {
-	plugins.Source
+// Described is a plugin, a Source or a Trigger, that describes its config.
+type Described interface {
+	plugins.Kinded
 	plugins.Schemaer
+	Validate(path *field.Path, config []byte) field.ErrorList
 }
 
-// CheckSchema checks that src's schema is one a CRD could carry (strict
+// CheckSchema checks that p's schema is one a CRD could carry (strict
 // JSONSchemaProps, structural), that it describes exactly the JSON fields of
 // config (the plugin's config struct type), that the sample passes both the
 // schema and Validate, and that both refuse every config in bad.
-func CheckSchema(t *testing.T, src DescribedSource, config reflect.Type, bad ...string) {
+func CheckSchema(t *testing.T, p Described, config reflect.Type, bad ...string) {
 	t.Helper()
-	path := field.NewPath("spec", "source", "config")
-	if src.Description() == "" {
+	path := configPath(p)
+	if p.Description() == "" {
 		t.Error("Description() is empty")
 	}
 	var v1 apiextensionsv1.JSONSchemaProps
-	dec := json.NewDecoder(bytes.NewReader(src.Schema()))
+	dec := json.NewDecoder(bytes.NewReader(p.Schema()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v1); err != nil {
 		t.Fatalf("Schema() is not a JSONSchemaProps: %v", err)
@@ -57,13 +58,13 @@ func CheckSchema(t *testing.T, src DescribedSource, config reflect.Type, bad ...
 		t.Fatal(err)
 	}
 	var sample any
-	if err := json.Unmarshal(src.Sample(), &sample); err != nil {
+	if err := json.Unmarshal(p.Sample(), &sample); err != nil {
 		t.Fatalf("Sample() is not JSON: %v", err)
 	}
 	if errs := validation.ValidateCustomResource(path, sample, validator); len(errs) > 0 {
 		t.Errorf("Sample() does not pass Schema(): %v", errs)
 	}
-	if errs := src.Validate(path, src.Sample()); len(errs) > 0 {
+	if errs := p.Validate(path, p.Sample()); len(errs) > 0 {
 		t.Errorf("Sample() does not pass Validate: %v", errs)
 	}
 
@@ -75,10 +76,19 @@ func CheckSchema(t *testing.T, src DescribedSource, config reflect.Type, bad ...
 		if errs := validation.ValidateCustomResource(path, obj, validator); len(errs) == 0 {
 			t.Errorf("schema accepts %s", b)
 		}
-		if errs := src.Validate(path, []byte(b)); len(errs) == 0 {
+		if errs := p.Validate(path, []byte(b)); len(errs) == 0 {
 			t.Errorf("Validate accepts %s", b)
 		}
 	}
+}
+
+// configPath is where p's config sits in its API object, so that errors
+// read as admission would report them.
+func configPath(p Described) *field.Path {
+	if _, ok := p.(plugins.Source); ok {
+		return field.NewPath("spec", "source", "config")
+	}
+	return field.NewPath("spec", "config")
 }
 
 // checkProperties compares the schema's properties with the JSON fields of
