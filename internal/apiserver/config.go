@@ -3,7 +3,6 @@ package apiserver
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -12,18 +11,16 @@ import (
 	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
 	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	crdoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
-	crdopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	etcdmetrics "k8s.io/apiserver/pkg/storage/etcd3/metrics"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/kube-openapi/pkg/common"
 	netutils "k8s.io/utils/net"
 
 	"github.com/tinyforge/tinyforge/internal/apiserver/corestore"
-	coreopenapi "github.com/tinyforge/tinyforge/internal/apiserver/openapi"
 	"github.com/tinyforge/tinyforge/internal/datadir"
 )
 
@@ -40,6 +37,8 @@ type Config struct {
 	ServerURL string
 
 	admission *tinyforgeAdmission
+	// etcdClient is every resource's connection to etcd; Run closes it.
+	etcdClient *etcdClient
 }
 
 // Config prepares the data directory (TLS, tokens, kubeconfig), starts the
@@ -65,6 +64,9 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	// etcd this function started from the cleanup below.
 	cfg := &Config{}
 	defer func() {
+		if err != nil && cfg.etcdClient != nil {
+			cfg.etcdClient.Close()
+		}
 		if err != nil && cfg.Etcd != nil {
 			cfg.Etcd.Close()
 		}
@@ -89,9 +91,20 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	if err := o.CRD.ServerRunOptions.ApplyTo(&gc.Config); err != nil {
 		return nil, err
 	}
+	// The health checks and the size metric use the shared client below,
+	// not clients of their own.
+	rec.Etcd.SkipHealthEndpoints = true
 	if err := rec.Etcd.ApplyTo(&gc.Config); err != nil {
 		return nil, err
 	}
+	if cfg.etcdClient, err = newEtcdClient(rec.Etcd.StorageConfig); err != nil {
+		return nil, err
+	}
+	cfg.etcdClient.addHealthChecks(&gc.Config, rec.Etcd.StorageConfig)
+	monitor := etcdMonitor{cfg.etcdClient}
+	etcdmetrics.SetStorageMonitorGetter(func() ([]etcdmetrics.Monitor, error) { return []etcdmetrics.Monitor{monitor}, nil })
+	watchCache := rec.Etcd.EnableWatchCache
+	gc.RESTOptionsGetter = onSharedEtcd(gc.RESTOptionsGetter, cfg.etcdClient, watchCache)
 	if err := rec.SecureServing.ApplyToConfig(&gc.Config); err != nil {
 		return nil, err
 	}
@@ -120,13 +133,13 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	cfg.CRD = &apiextensionsapiserver.Config{
 		GenericConfig: gc,
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
-			CRDRESTOptionsGetter: withoutWatchCache(crdoptions.NewCRDRESTOptionsGetter(*rec.Etcd, gc.ResourceTransformers, gc.StorageObjectCountTracker), tinyforgeEvents),
+			CRDRESTOptionsGetter: onSharedEtcd(crdoptions.NewCRDRESTOptionsGetter(*rec.Etcd, gc.ResourceTransformers, gc.StorageObjectCountTracker), cfg.etcdClient, watchCache, tinyforgeEvents),
 			// Conversion webhooks are not used: TinyForge's CRDs have one version.
 			ServiceResolver:     noServices{},
 			AuthResolverWrapper: webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, gc.LoopbackClientConfig, noopoteltrace.NewTracerProvider()),
 		},
 	}
-	cfg.CoreRESTOptions = withoutWatchCache(coreRESTOptions(*rec.Etcd, gc), coreEvents)
+	cfg.CoreRESTOptions = onSharedEtcd(coreRESTOptions(*rec.Etcd, gc), cfg.etcdClient, watchCache, coreEvents)
 
 	host := rec.SecureServing.BindAddress
 	if host.IsUnspecified() {
@@ -151,11 +164,4 @@ func coreRESTOptions(etcd genericoptions.EtcdOptions, gc *genericapiserver.Recom
 	sc.StorageObjectCountTracker = gc.StorageObjectCountTracker
 	etcd.StorageConfig = sc
 	return etcd.CreateRESTOptionsGetter(&genericoptions.SimpleStorageFactory{StorageConfig: sc}, gc.ResourceTransformers)
-}
-
-// openAPIDefinitions are the apiextensions types' and the core types'.
-func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
-	defs := crdopenapi.GetOpenAPIDefinitions(ref)
-	maps.Copy(defs, coreopenapi.GetOpenAPIDefinitions(ref))
-	return defs
 }

@@ -94,12 +94,14 @@ func (s *Server) AddPreShutdownHook(name string, hook genericapiserver.PreShutdo
 	return s.Generic.AddPreShutdownHook(name, hook)
 }
 
-// Run serves until ctx is cancelled, then shuts down gracefully and stops
-// the embedded etcd.
+// Run serves until ctx is cancelled, then shuts down gracefully, closes the
+// etcd client and stops the embedded etcd.
 func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.Etcd != nil {
 		defer s.cfg.Etcd.Close()
 	}
+	// Before etcd stops: the client would otherwise retry until its timeout.
+	defer s.cfg.etcdClient.Close()
 	klog.FromContext(ctx).Info("Serving the TinyForge API", "url", s.cfg.ServerURL, "kubeconfig", s.cfg.KubeconfigPath)
 	return s.Generic.PrepareRun().RunWithContext(ctx)
 }

@@ -18,30 +18,32 @@ var (
 	coreEvents      = schema.GroupResource{Resource: "events"}
 )
 
-// uncachedGetter is a RESTOptionsGetter that turns the watch cache off for
-// some resources and leaves the others as its delegate configures them.
-type uncachedGetter struct {
-	delegate generic.RESTOptionsGetter
-	uncached sets.Set[schema.GroupResource]
+// etcdGetter is a RESTOptionsGetter whose storage is on one shared etcd
+// client, with a watch cache for every resource but the uncached ones.
+// Its delegate still supplies everything else: codec, prefix, transformer.
+type etcdGetter struct {
+	delegate   generic.RESTOptionsGetter
+	etcd       *etcdClient
+	watchCache bool
+	uncached   sets.Set[schema.GroupResource]
 }
 
-var _ generic.RESTOptionsGetter = uncachedGetter{}
+var _ generic.RESTOptionsGetter = etcdGetter{}
 
-// withoutWatchCache wraps getter so that resources have no watch cache.
+// onSharedEtcd wraps getter so that its resources' storage uses client,
+// with no watch cache for uncached (nor any when watchCache is false).
 // The apiextensions getter ignores --watch-cache-sizes for custom
-// resources, hence a wrapper rather than that option.
-func withoutWatchCache(getter generic.RESTOptionsGetter, resources ...schema.GroupResource) generic.RESTOptionsGetter {
-	return uncachedGetter{delegate: getter, uncached: sets.New(resources...)}
+// resources, hence this list rather than that option.
+func onSharedEtcd(getter generic.RESTOptionsGetter, client *etcdClient, watchCache bool, uncached ...schema.GroupResource) generic.RESTOptionsGetter {
+	return etcdGetter{delegate: getter, etcd: client, watchCache: watchCache, uncached: sets.New(uncached...)}
 }
 
 // GetRESTOptions implements generic.RESTOptionsGetter.
-func (g uncachedGetter) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+func (g etcdGetter) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
 	opts, err := g.delegate.GetRESTOptions(resource, example)
 	if err != nil {
 		return opts, err
 	}
-	if g.uncached.Has(resource) {
-		opts.Decorator = generic.UndecoratedStorage
-	}
+	opts.Decorator = g.etcd.decorator(g.watchCache && !g.uncached.Has(resource))
 	return opts, nil
 }
