@@ -19,6 +19,7 @@ import (
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/internal/apiserver"
 	"github.com/tinyforge/tinyforge/internal/ingress"
+	"github.com/tinyforge/tinyforge/internal/memory"
 	"github.com/tinyforge/tinyforge/internal/proxy"
 	"github.com/tinyforge/tinyforge/plugins/source/image"
 )
@@ -45,6 +46,9 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			// A server idles most of its life: once a burst is over, what it
+			// allocated for it goes back to the OS.
+			go memory.ReleaseWhenIdle(ctx, 0, 0, klog.FromContext(ctx).WithName("memory"))
 			var px *proxy.Server
 			if runProxy {
 				var err error
