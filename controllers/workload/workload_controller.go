@@ -170,7 +170,16 @@ func (r *Reconciler) deps(ctx context.Context, routes *routeRecorder) plugins.De
 	}
 }
 
+// patchStatus writes what changed in w's status since base, whatever else
+// changed meanwhile: base gets w's resourceVersion, so the merge patch
+// carries none, which the server would take as a precondition. The route
+// recorder writes status.routes in the middle of a deploy, and that write
+// must not fail the deploy's own status write.
 func (r *Reconciler) patchStatus(ctx context.Context, base, w *tinyforgev1alpha1.Workload) error {
+	if base.ResourceVersion != w.ResourceVersion {
+		base = base.DeepCopy()
+		base.ResourceVersion = w.ResourceVersion
+	}
 	if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(base)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
