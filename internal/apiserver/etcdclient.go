@@ -14,7 +14,9 @@ import (
 	"go.etcd.io/etcd/client/v3/kubernetes"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/metadata"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	genericfeatures "k8s.io/apiserver/pkg/features"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -237,11 +239,42 @@ func (c *etcdClient) newStore(config *storagebackend.ConfigForResource, newFunc,
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage of %s: %w", config.GroupResource, err)
 	}
-	var s storage.Interface = store
+	var s storage.Interface = ownStream{Interface: store, resource: config.GroupResource.String()}
 	if unsafeDeletion {
 		s = etcd3.NewStoreWithUnsafeCorruptObjectDeletion(s, config.GroupResource)
 	}
 	// The registry calls destroy more than once (subresources share it).
 	var once sync.Once
 	return s, func() { once.Do(store.Close) }, nil
+}
+
+// watchStreamKey is the gRPC metadata key that gives each resource's
+// watches a watch stream of their own on the shared client.
+const watchStreamKey = "tinyforge-watch-stream"
+
+// ownStream gives one resource's watches, and its watch cache's requests
+// for watch progress, a gRPC watch stream of their own on the shared
+// client, as a client per resource would. The etcd client keys its watch
+// streams by the context's gRPC metadata, and etcd answers a progress
+// request only when every watcher on the stream is in sync: on one stream
+// for all resources, the watch cache of a resource that sees no writes
+// could wait for a progress notification that does not come, and its
+// consistent reads time out ("Too large resource version").
+type ownStream struct {
+	storage.Interface
+	resource string
+}
+
+func (s ownStream) streamContext(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, watchStreamKey, s.resource)
+}
+
+// Watch implements storage.Interface.
+func (s ownStream) Watch(ctx context.Context, key string, opts storage.ListOptions) (watch.Interface, error) {
+	return s.Interface.Watch(s.streamContext(ctx), key, opts)
+}
+
+// RequestWatchProgress implements storage.Interface.
+func (s ownStream) RequestWatchProgress(ctx context.Context) error {
+	return s.Interface.RequestWatchProgress(s.streamContext(ctx))
 }
