@@ -125,6 +125,7 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	cfg.admission.dynamic = sync.OnceValues(func() (dynamic.Interface, error) { return dynamic.NewForConfig(loopback) })
 	gc.AdmissionControl = cfg.admission
 	namer := openapinamer.NewDefinitionNamer(apiextensionsapiserver.Scheme, corestore.Scheme)
+	openAPIDefinitions := newOpenAPIDefinitions()
 	gc.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
 	gc.OpenAPIConfig.Info.Title = "TinyForge"
 	gc.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)

@@ -11,7 +11,7 @@ import (
 )
 
 func TestOpenAPIDefinitionsKeepServedTypes(t *testing.T) {
-	defs := openAPIDefinitions(func(path string) spec.Ref { return spec.MustCreateRef("#/definitions/" + path) })
+	defs := newOpenAPIDefinitions()(func(path string) spec.Ref { return spec.MustCreateRef("#/definitions/" + path) })
 	for _, obj := range []any{
 		&corev1.Namespace{}, &corev1.SecretList{}, &corev1.ConfigMap{}, &corev1.Event{}, &corev1.ObjectReference{},
 		&coordinationv1.Lease{}, &metav1.Status{}, &metav1.WatchEvent{}, &metav1.DeleteOptions{},
