@@ -19,6 +19,7 @@ import (
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 	"github.com/tinyforge/tinyforge/controllers/trigger"
 	"github.com/tinyforge/tinyforge/internal/docker"
+	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 )
 
 // Names of the run's objects.
@@ -150,13 +151,9 @@ func (b *bench) setup(ctx context.Context) error {
 // buildImages compiles the test app and builds the v1 and v2 images.
 func (b *bench) buildImages(ctx context.Context) error {
 	start := time.Now()
-	path, err := compileTestApp(ctx, b.root)
+	bin, err := dockertest.CompileTestApp()
 	if err != nil {
 		return err
-	}
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading the test app: %w", err)
 	}
 	for _, v := range []string{"v1", "v2"} {
 		tag := fmt.Sprintf("tinyforge-bench/%s:%s", b.run, v)

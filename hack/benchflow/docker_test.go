@@ -106,12 +106,7 @@ func TestImagesRegistryAndCleanup(t *testing.T) {
 	dockertest.CleanupContainers(t, cli, docker.LabelNamespace+"="+live)
 	dockertest.CleanupContainers(t, cli, docker.LabelNamespace+"="+dead)
 
-	dir := t.TempDir()
-	path, err := compileTestApp(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := os.ReadFile(path)
+	bin, err := dockertest.CompileTestApp()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,22 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/client"
+
+	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 )
 
 const (
-	// testAppPackage is the HTTP server every image runs, as in
-	// internal/docker/dockertest.
-	testAppPackage = "github.com/tinyforge/tinyforge/test/testapp"
-	// testAppPort is the port it listens on.
+	// testAppPort is the port dockertest.TestAppPackage listens on.
 	testAppPort = 8080
 	// labelRun marks every image (and baseline container) of a run with
 	// the run's namespace, so a later run can remove what a killed one
@@ -33,26 +26,9 @@ const (
 	// `docker image prune -a --filter label=tinyforge.dev/test=true`
 	// removes these too.
 	labelTest = "tinyforge.dev/test"
-	// compileTimeout bounds go build of the test app.
-	compileTimeout = 5 * time.Minute
 	// imageOpTimeout bounds one image build or push.
 	imageOpTimeout = 2 * time.Minute
 )
-
-// compileTestApp builds the test app static for the daemon's Linux into dir
-// and returns the binary's path.
-func compileTestApp(ctx context.Context, dir string) (string, error) {
-	out := filepath.Join(dir, "testapp")
-	ctx, cancel := context.WithTimeout(ctx, compileTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, testAppPackage)
-	// GOFLAGS could carry -race, which needs cgo; the image needs neither.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOFLAGS=")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("compiling %s: %w\n%s", testAppPackage, err, msg)
-	}
-	return out, nil
-}
 
 // dockerfile is a FROM scratch image of the test app answering
 // version=<version>; run makes the image unique to this run, so removing
@@ -76,61 +52,17 @@ ENV VERSION=%q BENCHFLOW_RUN=%q
 // VERSION=version and the KEY=value settings env, labelled with the run,
 // and returns its ID.
 func buildTestApp(ctx context.Context, cli *client.Client, bin []byte, tag, version, run string, env ...string) (string, error) {
-	buildCtx, err := tarContext(dockerfile(version, run, env...), bin)
+	buildCtx, err := dockertest.BuildContext(dockerfile(version, run, env...), bin)
 	if err != nil {
 		return "", fmt.Errorf("writing the build context: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, imageOpTimeout)
 	defer cancel()
-	// The classic builder: this daemon's BuildKit needs a session the plain
-	// API call does not open.
-	resp, err := cli.ImageBuild(ctx, bytes.NewReader(buildCtx), build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Dockerfile:  "Dockerfile",
-		Remove:      true,
-		ForceRemove: true,
-		Version:     build.BuilderV1,
-		Labels:      map[string]string{labelRun: run, labelTest: "true"},
-	})
+	id, err := dockertest.BuildImage(ctx, cli, buildCtx, tag, map[string]string{labelRun: run, labelTest: "true"})
 	if err != nil {
 		return "", fmt.Errorf("building %s: %w", tag, err)
 	}
-	defer resp.Body.Close()
-	if err := readStream(resp.Body, nil); err != nil {
-		return "", fmt.Errorf("building %s: %w", tag, err)
-	}
-	insp, err := cli.ImageInspect(ctx, tag)
-	if err != nil {
-		return "", fmt.Errorf("inspecting %s: %w", tag, err)
-	}
-	return insp.ID, nil
-}
-
-// tarContext is the build context: the Dockerfile and the binary.
-func tarContext(dockerfile string, bin []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	files := []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"Dockerfile", 0o644, []byte(dockerfile)},
-		{"testapp", 0o755, bin},
-	}
-	for _, f := range files {
-		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return id, nil
 }
 
 // streamMessage is one message of the daemon's JSON progress stream of a

@@ -133,7 +133,7 @@ func BuildTestApp(t testing.TB, cli docker.API, tag string, opts ...BuildOption)
 	if err != nil {
 		t.Fatalf("dockertest: %v", err)
 	}
-	buildCtx, err := tarContext(dockerfile, bin)
+	buildCtx, err := BuildContext(dockerfile, bin)
 	if err != nil {
 		t.Fatalf("dockertest: building %s: %v", tag, err)
 	}
@@ -141,7 +141,7 @@ func BuildTestApp(t testing.TB, cli docker.API, tag string, opts ...BuildOption)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	id, err := buildImage(ctx, cli, buildCtx, tag)
+	id, err := BuildImage(ctx, cli, buildCtx, tag, nil)
 	if err != nil {
 		t.Fatalf("dockertest: building %s: %v", tag, err)
 	}
@@ -150,15 +150,18 @@ func BuildTestApp(t testing.TB, cli docker.API, tag string, opts ...BuildOption)
 	return id
 }
 
-// buildImage runs a classic (non-BuildKit) build: the daemon here is 20.10,
-// whose BuildKit needs a session the plain API call does not open.
-func buildImage(ctx context.Context, cli docker.API, buildCtx []byte, tag string) (string, error) {
+// BuildImage builds the context buildCtx (from BuildContext) into an image
+// tagged tag with labels, and returns its ID. It runs a classic
+// (non-BuildKit) build: the daemon here is 20.10, whose BuildKit needs a
+// session the plain API call does not open.
+func BuildImage(ctx context.Context, cli docker.API, buildCtx []byte, tag string, labels map[string]string) (string, error) {
 	resp, err := cli.ImageBuild(ctx, bytes.NewReader(buildCtx), build.ImageBuildOptions{
 		Tags:        []string{tag},
 		Dockerfile:  "Dockerfile",
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
+		Labels:      labels,
 	})
 	if err != nil {
 		return "", err
@@ -258,7 +261,7 @@ var testApp struct {
 func testAppBinary(t testing.TB) ([]byte, error) {
 	testApp.once.Do(func() {
 		start := time.Now()
-		testApp.bin, testApp.err = compileTestApp()
+		testApp.bin, testApp.err = CompileTestApp()
 		if testApp.err == nil {
 			t.Logf("dockertest: compiled %s in %v (%d KiB)", TestAppPackage,
 				time.Since(start).Round(time.Millisecond), len(testApp.bin)>>10)
@@ -267,7 +270,9 @@ func testAppBinary(t testing.TB) ([]byte, error) {
 	return testApp.bin, testApp.err
 }
 
-func compileTestApp() ([]byte, error) {
+// CompileTestApp compiles TestAppPackage static for the daemon's Linux and
+// returns the binary.
+func CompileTestApp() ([]byte, error) {
 	dir, err := os.MkdirTemp("", "tinyforge-testapp-")
 	if err != nil {
 		return nil, err
@@ -289,9 +294,10 @@ func compileTestApp() ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// tarContext is the build context: the Dockerfile and the binary, with fixed
-// metadata so identical inputs hit the builder's cache.
-func tarContext(dockerfile string, bin []byte) ([]byte, error) {
+// BuildContext is a build context of dockerfile and the binary as
+// "testapp", with fixed metadata so identical inputs hit the builder's
+// cache.
+func BuildContext(dockerfile string, bin []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	files := []struct {
