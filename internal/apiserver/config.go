@@ -97,7 +97,7 @@ func (o *Options) Config(ctx context.Context) (_ *Config, err error) {
 	if err := rec.Etcd.ApplyTo(&gc.Config); err != nil {
 		return nil, err
 	}
-	if cfg.etcdClient, err = newEtcdClient(rec.Etcd.StorageConfig); err != nil {
+	if cfg.etcdClient, err = newEtcdClient(rec.Etcd.StorageConfig, cfg.Etcd); err != nil {
 		return nil, err
 	}
 	cfg.etcdClient.addHealthChecks(&gc.Config, rec.Etcd.StorageConfig)
