@@ -56,7 +56,9 @@ func (s TargetState) String() string {
 // target is one backend serving one route. It counts the requests it has in
 // flight, so that an old backend is stopped only after its last request.
 type target struct {
-	backend   plugins.Backend
+	backend plugins.Backend
+	// fwd forwards the common requests; proxy, on transport, the rest.
+	fwd       *forwarder
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
 	log       logr.Logger
@@ -92,6 +94,7 @@ func newTarget(b plugins.Backend, opts *Options, log logr.Logger) *target {
 		drained: make(chan struct{}),
 	}
 	t.abortCtx, t.abort = context.WithCancel(context.Background())
+	t.fwd = newForwarder(b.Address, opts.DialTimeout, backendIdleTimeout)
 	t.transport = &http.Transport{
 		DialContext: (&net.Dialer{
 			Timeout:   opts.DialTimeout,
@@ -104,7 +107,7 @@ func newTarget(b plugins.Backend, opts *Options, log logr.Logger) *target {
 		// idle connections per host would redial under any real load.
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       backendIdleTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
 	u := &url.URL{Scheme: "http", Host: b.Address}
@@ -130,6 +133,10 @@ func newTarget(b plugins.Backend, opts *Options, log logr.Logger) *target {
 	}
 	return t
 }
+
+// backendIdleTimeout closes keep-alive connections to a backend idle this
+// long.
+const backendIdleTimeout = 90 * time.Second
 
 // copyBuffers recycles the buffers ReverseProxy copies bodies through,
 // which it would otherwise allocate (32 KiB) for every request.
@@ -181,6 +188,12 @@ func (t *target) serve(w http.ResponseWriter, req *http.Request) {
 		stop()
 		cancel()
 	}()
+	if forwardable(req) {
+		if err := t.fwd.forward(ctx, w, req); err != nil {
+			t.proxyError(w, req.WithContext(ctx), err)
+		}
+		return
+	}
 	t.proxy.ServeHTTP(w, req.WithContext(ctx))
 }
 
@@ -268,6 +281,7 @@ func (t *target) cleanUp() {
 	// Idle keep-alive connections would otherwise hold the old container's
 	// sockets open until it is stopped.
 	t.transport.CloseIdleConnections()
+	t.fwd.closeIdle(true)
 }
 
 func (t *target) startProbing(ctx context.Context, p *prober) {
