@@ -163,6 +163,10 @@ func exchange(uc *upstreamConn, w http.ResponseWriter, req *http.Request) (*http
 			return nil, fmt.Errorf("reading the response: %w", err)
 		}
 		switch {
+		case resp.StatusCode < 100 || resp.StatusCode > 999:
+			// net/http's ResponseWriter takes no such code.
+			resp.Body.Close()
+			return nil, fmt.Errorf("the backend answered with status %d", resp.StatusCode)
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("the backend switched protocols on a request that asked for no upgrade")
 		case resp.StatusCode < 200:

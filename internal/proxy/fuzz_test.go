@@ -1,11 +1,17 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tinyforge/tinyforge/plugins"
 )
@@ -116,6 +122,74 @@ func FuzzRouterLookup(f *testing.F) {
 			if !prefixMatches(k.PathPrefix, k.PathPrefix) {
 				t.Errorf("prefix %q does not match itself", k.PathPrefix)
 			}
+		}
+	})
+}
+
+// FuzzForwardResponse feeds arbitrary bytes as a backend's response to the
+// forwarder: it must answer with an error or a response, or abort the
+// response with http.ErrAbortHandler, and never panic otherwise or hang.
+func FuzzForwardResponse(f *testing.F) {
+	for _, seed := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nConnection: X-A, close\r\nX-A: 1\r\n\r\nread to the end",
+		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\n",
+		"garbage\r\n\r\n",
+		"",
+	} {
+		f.Add(seed)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ln.Close()
+	var response atomic.Pointer[string]
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				_, _ = io.WriteString(conn, *response.Load())
+			}()
+		}
+	}()
+	fwd := newForwarder(ln.Addr().String(), time.Second, time.Minute)
+	defer fwd.closeIdle(true)
+
+	f.Fuzz(func(t *testing.T, raw string) {
+		response.Store(&raw)
+		// A new connection each time: the fuzzed response ends with the
+		// backend closing it.
+		fwd.closeIdle(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "http://app.test/", nil)
+		rec := httptest.NewRecorder()
+		func() {
+			defer func() {
+				if v := recover(); v != nil && v != http.ErrAbortHandler {
+					t.Fatalf("forward panicked on %q: %v", raw, v)
+				}
+			}()
+			if err := fwd.forward(ctx, rec, req); err == nil && rec.Code == http.StatusSwitchingProtocols {
+				t.Errorf("forward passed on a 101 to %q, a request that asked for no upgrade", raw)
+			}
+		}()
+		if ctx.Err() != nil {
+			t.Fatalf("forward ran into its 5s deadline on %q", raw)
 		}
 	})
 }
