@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tinyforge/tinyforge/internal/testcert"
 )
 
 // keyTypes are the PEM block types a fuzzed key is wrapped in.
@@ -15,8 +17,8 @@ var keyTypes = []string{"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY", "CER
 // must not panic, must return data only with a usable pair, and must never
 // quote the key.
 func FuzzCheckKeyPair(f *testing.F) {
-	cert, key := SelfSigned(f, "a.test")
-	_, otherKey := SelfSigned(f, "a.test")
+	cert, key := testcert.SelfSigned(f, "a.test")
+	_, otherKey := testcert.SelfSigned(f, "a.test")
 	der := func(p []byte) []byte {
 		b, _ := pem.Decode(p)
 		return b.Bytes

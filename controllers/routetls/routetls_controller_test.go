@@ -26,6 +26,7 @@ import (
 	"github.com/tinyforge/tinyforge/controllers"
 	"github.com/tinyforge/tinyforge/controllers/routetls"
 	"github.com/tinyforge/tinyforge/internal/apiserver/apiservertest"
+	"github.com/tinyforge/tinyforge/internal/testcert"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
@@ -230,7 +231,7 @@ func quotesKey(msg string, keyPEM []byte) bool {
 
 func TestRouteCertificates(t *testing.T) {
 	e := start(t)
-	webCert, webKey := routetls.SelfSigned(t, "web.example.test", "web.default.localhost")
+	webCert, webKey := testcert.SelfSigned(t, "web.example.test", "web.default.localhost")
 
 	t.Run("a Secret's certificate is loaded on every replica, leader or not", func(t *testing.T) {
 		e.t = t
@@ -274,7 +275,7 @@ func TestRouteCertificates(t *testing.T) {
 		e.waitRemoved("web.example.test")
 	})
 
-	lateCert, lateKey := routetls.SelfSigned(t, "late.example.test")
+	lateCert, lateKey := testcert.SelfSigned(t, "late.example.test")
 	t.Run("a Secret created late is picked up", func(t *testing.T) {
 		e.t = t
 		e.workload("late", tlsRoute("late.example.test", "late-tls"))
@@ -292,7 +293,7 @@ func TestRouteCertificates(t *testing.T) {
 		e.waitEvent("late", corev1.EventTypeNormal, routetls.EventReasonCertificateLoaded)
 	})
 
-	renewed, renewedKey := routetls.SelfSigned(t, "late.example.test")
+	renewed, renewedKey := testcert.SelfSigned(t, "late.example.test")
 	t.Run("a changed Secret serves its new certificate", func(t *testing.T) {
 		e.t = t
 		e.secret("late-tls", renewed, renewedKey)
@@ -301,8 +302,8 @@ func TestRouteCertificates(t *testing.T) {
 
 	t.Run("a bad key pair is a Warning naming the Secret, and the last good certificate keeps serving", func(t *testing.T) {
 		e.t = t
-		_, otherKey := routetls.SelfSigned(t, "late.example.test")
-		next, _ := routetls.SelfSigned(t, "late.example.test")
+		_, otherKey := testcert.SelfSigned(t, "late.example.test")
+		next, _ := testcert.SelfSigned(t, "late.example.test")
 		e.secret("late-tls", next, otherKey)
 		ev := e.waitEvent("late", corev1.EventTypeWarning, routetls.EventReasonInvalidCertificate)
 		if !strings.Contains(ev.Message, `"late-tls"`) || !strings.Contains(ev.Message, "not a usable key pair") {
@@ -399,7 +400,7 @@ func TestLoadedOutlivesTheManager(t *testing.T) {
 		}
 	}
 
-	certPEM, keyPEM := routetls.SelfSigned(t, "gone.example")
+	certPEM, keyPEM := testcert.SelfSigned(t, "gone.example")
 	e.secret("gone-tls", certPEM, keyPEM)
 	e.workload("gone", tlsRoute("gone.example", "gone-tls"))
 	stop := run()

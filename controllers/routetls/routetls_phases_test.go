@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
+	"github.com/tinyforge/tinyforge/internal/testcert"
 )
 
 type routeOpt func(*tinyforgev1alpha1.Route)
@@ -93,9 +94,9 @@ func TestNamesSecret(t *testing.T) {
 
 func TestCheckKeyPair(t *testing.T) {
 	now := time.Now()
-	cert, key := SelfSigned(t, "a.test", "www.a.test")
-	otherCert, otherKey := SelfSigned(t, "a.test")
-	expired, expiredKey := SelfSignedUntil(t, now.Add(-time.Minute), "a.test")
+	cert, key := testcert.SelfSigned(t, "a.test", "www.a.test")
+	otherCert, otherKey := testcert.SelfSigned(t, "a.test")
+	expired, expiredKey := testcert.SelfSignedUntil(t, now.Add(-time.Minute), "a.test")
 	tests := []struct {
 		name       string
 		host       string
@@ -179,7 +180,7 @@ func TestCheckKeyPair(t *testing.T) {
 }
 
 func TestCertNames(t *testing.T) {
-	cert, key := SelfSigned(t, "a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test")
+	cert, key := testcert.SelfSigned(t, "a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test")
 	_, _, p := checkKeyPair("x.test", "s", map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key}, time.Now())
 	if p == nil || !strings.Contains(p.message, "a.test, b.test, c.test, d.test, e.test and 2 more") {
 		t.Errorf("problem %+v, want the first five names and a count", p)

@@ -2,52 +2,16 @@ package proxy
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-)
 
-// selfSigned returns a PEM certificate and key for names, as a
-// kubernetes.io/tls Secret holds them.
-func selfSigned(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: names[0]},
-		DNSNames:              names,
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
+	"github.com/tinyforge/tinyforge/internal/testcert"
+)
 
 // servedName is the common name of the certificate the proxy presents for
 // serverName, or the handshake error.
@@ -66,7 +30,7 @@ func servedName(addr, serverName string) (string, error) {
 func TestSNICertificateSelection(t *testing.T) {
 	p := newTestProxy(t, withHTTPS())
 	for _, host := range []string{"a.test", "B.test", "*.wild.test"} {
-		cert, key := selfSigned(t, host)
+		cert, key := testcert.SelfSigned(t, host)
 		if err := p.SetCertificate(host, cert, key); err != nil {
 			t.Fatalf("SetCertificate(%s): %v", host, err)
 		}
@@ -97,7 +61,7 @@ func TestSNICertificateSelection(t *testing.T) {
 		})
 	}
 
-	cert, key := selfSigned(t, "default.test")
+	cert, key := testcert.SelfSigned(t, "default.test")
 	if err := p.SetCertificate("", cert, key); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +78,8 @@ func TestSNICertificateSelection(t *testing.T) {
 
 func TestSetCertificateRejectsGarbage(t *testing.T) {
 	p := newTestProxy(t, withHTTPS())
-	cert, key := selfSigned(t, "a.test")
-	_, otherKey := selfSigned(t, "a.test")
+	cert, key := testcert.SelfSigned(t, "a.test")
+	_, otherKey := testcert.SelfSigned(t, "a.test")
 	tests := []struct {
 		name      string
 		host      string
@@ -140,7 +104,7 @@ func TestSetCertificateRejectsGarbage(t *testing.T) {
 
 func TestHTTPSRequestThroughProxy(t *testing.T) {
 	p := newTestProxy(t, withHTTPS())
-	cert, certKey := selfSigned(t, "secure.test")
+	cert, certKey := testcert.SelfSigned(t, "secure.test")
 	if err := p.SetCertificate("secure.test", cert, certKey); err != nil {
 		t.Fatal(err)
 	}
