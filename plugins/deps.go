@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -144,4 +145,19 @@ type RouteTable interface {
 	// RemoveRoute stops serving key. Removing a route that does not exist
 	// succeeds.
 	RemoveRoute(ctx context.Context, key RouteKey) error
+}
+
+// Drainer is an optional interface of a RouteTable (the proxy implements
+// it) that tells when backends taken out of every route are idle. After a
+// blue-green switch, sources call Drain with the old backends and the
+// workload's drainTimeout, and stop the old containers when it returns,
+// whatever the error; a route table without Drain gets a short grace period
+// instead.
+type Drainer interface {
+	// Drain returns nil once every request in flight to backends has
+	// completed, and an error when timeout passes or ctx ends first (the
+	// requests left may then have been cut). Callers take backends out of
+	// every route first: a route table may refuse, with an error, to drain
+	// a backend that still serves one.
+	Drain(ctx context.Context, timeout time.Duration, backends ...Backend) error
 }

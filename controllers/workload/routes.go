@@ -17,12 +17,6 @@ import (
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
-// drainer is the optional Drain of a route table (the proxy's Router has
-// it); the sources declare the same interface.
-type drainer interface {
-	Drain(ctx context.Context, timeout time.Duration, backends ...plugins.Backend) error
-}
-
 // routeRecorder is the route table the sources see during one reconcile of
 // one workload. It passes every change on to the proxy of this process (if
 // it runs one) and records the result in the workload's status.routes, at
@@ -47,7 +41,7 @@ type routeRecorder struct {
 
 var (
 	_ plugins.RouteTable = (*routeRecorder)(nil)
-	_ drainer            = (*routeRecorder)(nil)
+	_ plugins.Drainer    = (*routeRecorder)(nil)
 )
 
 func newRouteRecorder(inner plugins.RouteTable, c client.Client, w *tinyforgev1alpha1.Workload, grace time.Duration) *routeRecorder {
@@ -109,7 +103,7 @@ func (rr *routeRecorder) RemoveRoute(ctx context.Context, key plugins.RouteKey) 
 func (rr *routeRecorder) Drain(ctx context.Context, timeout time.Duration, backends ...plugins.Backend) error {
 	start := time.Now()
 	var err error
-	if d, ok := rr.inner.(drainer); ok {
+	if d, ok := rr.inner.(plugins.Drainer); ok {
 		err = d.Drain(ctx, timeout, backends...)
 	}
 	if wait := min(rr.grace, timeout) - time.Since(start); wait > 0 {

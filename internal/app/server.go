@@ -21,7 +21,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/ingress"
 	"github.com/tinyforge/tinyforge/internal/memory"
 	"github.com/tinyforge/tinyforge/internal/proxy"
-	"github.com/tinyforge/tinyforge/plugins/source/image"
+	"github.com/tinyforge/tinyforge/plugins"
 )
 
 func newServerCommand(out, errOut io.Writer) *cobra.Command {
@@ -154,8 +154,8 @@ func runIngress(ctx context.Context, cfg *rest.Config, o ingress.Options, cancel
 	}
 }
 
-// The proxy tells the image source when old backends are idle.
-var _ image.Drainer = (*proxy.Router)(nil)
+// The proxy tells the sources when old backends are idle.
+var _ plugins.Drainer = (*proxy.Router)(nil)
 
 // proxyURL builds workload URLs on the proxy's HTTP port.
 func proxyURL(addr string) func(host, pathPrefix string) string {

@@ -8,20 +8,9 @@ import (
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
-// Drainer is an optional interface of a plugins.RouteTable (the proxy
-// implements it) that tells when backends taken out of every route are
-// idle. After a service's blue-green switch, Deploy calls Drain with the
-// old container's backends and the workload's drainTimeout, and stops the
-// old container when it returns (an error is logged; the container is
-// stopped anyway). A route table without Drain gets a short grace period
-// instead (drainGrace).
-type Drainer interface {
-	Drain(ctx context.Context, timeout time.Duration, backends ...plugins.Backend) error
-}
-
 // drainGrace is how long old backends keep running after a switch when the
-// route table cannot tell when they are idle; it is capped by the
-// workload's drainTimeout.
+// route table cannot tell when they are idle (it is no plugins.Drainer); it
+// is capped by the workload's drainTimeout.
 const drainGrace = time.Second
 
 // setRoutes points every route of s at container in. Without a route table
@@ -62,7 +51,8 @@ func clearRoutes(ctx context.Context, deps plugins.Deps, s *service) error {
 }
 
 // drain waits, at most the workload's drainTimeout, until the routes of s
-// no longer use the old containers.
+// no longer use the old containers, after a service's blue-green switch. A
+// Drain error is logged, and the old container is stopped anyway.
 func drain(ctx context.Context, deps plugins.Deps, st *stack, s *service, old []instance) {
 	timeout := st.w.Strategy.DrainTimeout
 	if !s.routed() || deps.Routes == nil || timeout <= 0 {
@@ -88,7 +78,7 @@ func drain(ctx context.Context, deps plugins.Deps, st *stack, s *service, old []
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	d, ok := deps.Routes.(Drainer)
+	d, ok := deps.Routes.(plugins.Drainer)
 	if !ok {
 		t := time.NewTimer(min(drainGrace, timeout))
 		defer t.Stop()

@@ -8,23 +8,9 @@ import (
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
-// Drainer is an optional interface of a plugins.RouteTable (the proxy
-// implements it) that tells when backends taken out of every route are idle.
-//
-// After a blue-green switch, Deploy calls Drain with the old backends and
-// the workload's drainTimeout, and stops the old containers when it
-// returns. Drain returns nil once no request to those backends is in
-// flight, and an error when the timeout or ctx ends first (having cut the
-// leftovers); the error is logged, and the containers are stopped anyway:
-// the drain timeout is the limit people set. A route table without Drain
-// gets a short fixed grace period instead (drainGrace).
-type Drainer interface {
-	Drain(ctx context.Context, timeout time.Duration, backends ...plugins.Backend) error
-}
-
 // drainGrace is how long old backends keep running after a switch when the
-// route table cannot tell when they are idle; it is capped by the
-// workload's drainTimeout.
+// route table cannot tell when they are idle (it is no plugins.Drainer); it
+// is capped by the workload's drainTimeout.
 const drainGrace = time.Second
 
 // setRoutes points every route of w at the container in. Without a route
@@ -67,7 +53,8 @@ func clearRoutes(ctx context.Context, deps plugins.Deps, w plugins.Workload) err
 }
 
 // drain waits, at most the workload's drainTimeout, until the routes of w
-// no longer use the old containers.
+// no longer use the old containers. A Drain error is logged, and the
+// containers are stopped anyway: the drain timeout is the limit people set.
 func drain(ctx context.Context, deps plugins.Deps, w plugins.Workload, old []instance) {
 	timeout := w.Strategy.DrainTimeout
 	if len(w.Routes) == 0 || deps.Routes == nil || timeout <= 0 {
@@ -92,7 +79,7 @@ func drain(ctx context.Context, deps plugins.Deps, w plugins.Workload, old []ins
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	d, ok := deps.Routes.(Drainer)
+	d, ok := deps.Routes.(plugins.Drainer)
 	if !ok {
 		t := time.NewTimer(min(drainGrace, timeout))
 		defer t.Stop()
