@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// maxLsRemoteOutput bounds what is read of git ls-remote's output: a few
+// refs are asked for, so this is generous.
+const maxLsRemoteOutput = 1 << 20
+
 // Checkout fetches the commit ref names from the repository at url, and
 // only that commit (a shallow fetch of depth 1, without tags or
 // submodules), into dir with the git CLI, checks it out detached, and
@@ -78,18 +82,14 @@ func LsRemote(ctx context.Context, url, ref string, opts ...Option) (commit stri
 	if IsCommitID(ref) {
 		return ref, nil
 	}
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
 	pattern := ref
 	if pattern == "" {
 		pattern = "HEAD"
 	}
-	// Outside any repository, so no repository's config applies.
-	out, err := newRunner(url, opts).run(ctx, string(os.PathSeparator), "ls-remote", "--", url, pattern, pattern+"^{}")
+	refs, err := lsRemote(ctx, url, []string{pattern}, opts)
 	if err != nil {
 		return "", err
 	}
-	refs := parseLsRemote(out)
 	for _, name := range candidates(pattern) {
 		if c, ok := refs[name+"^{}"]; ok {
 			return c, nil
@@ -99,6 +99,73 @@ func LsRemote(ctx context.Context, url, ref string, opts ...Option) (commit stri
 		}
 	}
 	return "", fmt.Errorf("%s: %w at %s", describeRef(ref), ErrNotFound, DisplayURL(url))
+}
+
+// LsRemoteRefs returns the commits refs point to in the repository at url,
+// with one git ls-remote for all of them and without fetching anything.
+// refs are full ref names (refs/heads/main, refs/tags/v1.0.0) or HEAD,
+// matched exactly, not resolved as short names are; an annotated tag is
+// peeled to the commit it points to. A ref the repository does not have is
+// missing from the map, not an error; with no refs, git does not run and
+// the map is empty. A ref that is not a full ref name is an error wrapping
+// ErrInvalidRef. Otherwise it runs, and fails, as LsRemote does.
+func LsRemoteRefs(ctx context.Context, url string, refs []string, opts ...Option) (map[string]string, error) {
+	if err := ValidateURL(url); err != nil {
+		return nil, err
+	}
+	for _, ref := range refs {
+		if ref != "HEAD" && !strings.HasPrefix(ref, "refs/") {
+			return nil, fmt.Errorf("%w: %q is neither a full ref name (refs/…) nor HEAD", ErrInvalidRef, ref)
+		}
+		if err := ValidateRef(ref); err != nil {
+			return nil, err
+		}
+	}
+	if len(refs) == 0 {
+		return map[string]string{}, nil
+	}
+	listed, err := lsRemote(ctx, url, refs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return exactRefs(listed, refs), nil
+}
+
+// exactRefs picks refs out of what lsRemote listed, each with its peeled
+// commit when it has one: ls-remote's patterns also match refs that merely
+// end in /<pattern>.
+func exactRefs(listed map[string]string, refs []string) map[string]string {
+	found := make(map[string]string, len(refs))
+	for _, ref := range refs {
+		if c, ok := listed[ref]; ok {
+			if peeled, ok := listed[ref+"^{}"]; ok {
+				c = peeled
+			}
+			found[ref] = c
+		}
+	}
+	return found
+}
+
+// lsRemote runs git ls-remote for patterns and their peeled forms
+// (pattern^{}) and returns the commits it lists by ref name, peeled ones
+// under name^{}. Its output is bounded by maxLsRemoteOutput.
+func lsRemote(ctx context.Context, url string, patterns []string, opts []Option) (map[string]string, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	args := make([]string, 0, 3+2*len(patterns))
+	args = append(args, "ls-remote", "--", url)
+	for _, p := range patterns {
+		args = append(args, p, p+"^{}")
+	}
+	r := newRunner(url, opts)
+	r.maxStdout = maxLsRemoteOutput
+	// Outside any repository, so no repository's config applies.
+	out, err := r.run(ctx, string(os.PathSeparator), args...)
+	if err != nil {
+		return nil, err
+	}
+	return parseLsRemote(out), nil
 }
 
 // FindCommit returns the full ID of the commit whose ID starts with prefix
@@ -208,7 +275,7 @@ func emptyDir(dir string) error {
 func parseLsRemote(out string) map[string]string {
 	refs := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	sc.Buffer(make([]byte, 0, 4096), maxLsRemoteOutput)
 	for sc.Scan() {
 		commit, name, ok := strings.Cut(sc.Text(), "\t")
 		if ok && isLowerHex(commit) {

@@ -3,6 +3,7 @@ package git
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,6 +242,105 @@ func TestLsRemote(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Errorf("LsRemote = %q, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// LsRemoteRefs resolves several full refs with one ls-remote, exactly, and
+// leaves out those the repository does not have.
+func TestLsRemoteRefs(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	first := gitCmd(t, r.work, "rev-parse", "HEAD")
+	gitCmd(t, r.work, "tag", "--annotate", "-m", "one", "v1")
+	gitCmd(t, r.work, "tag", "light")
+	gitCmd(t, r.work, "branch", "release/1.0")
+	// Ends in /refs/heads/main, so ls-remote's pattern refs/heads/main
+	// lists it too.
+	gitCmd(t, r.work, "branch", "mirror/refs/heads/main")
+	r.write("index.html", "v2\n")
+	second := r.commit("second")
+	r.push()
+	tests := []struct {
+		name   string
+		url    string
+		refs   []string
+		want   map[string]string
+		wantIs error
+	}{
+		{name: "branches", refs: []string{"refs/heads/main", "refs/heads/release/1.0"}, want: map[string]string{"refs/heads/main": second, "refs/heads/release/1.0": first}},
+		{name: "annotated tag is peeled", refs: []string{"refs/tags/v1"}, want: map[string]string{"refs/tags/v1": first}},
+		{name: "lightweight tag", refs: []string{"refs/tags/light"}, want: map[string]string{"refs/tags/light": first}},
+		{name: "remote HEAD", refs: []string{"HEAD"}, want: map[string]string{"HEAD": second}},
+		{name: "missing ref is absent", refs: []string{"refs/heads/nope", "refs/heads/main"}, want: map[string]string{"refs/heads/main": second}},
+		{name: "only exact refs, not tail matches", refs: []string{"refs/heads/main", "refs/heads/1.0"}, want: map[string]string{"refs/heads/main": second}},
+		{name: "no refs: git does not run", url: "file:///nonexistent/site.git", refs: nil, want: map[string]string{}},
+		{name: "short name", refs: []string{"main"}, wantIs: ErrInvalidRef},
+		{name: "invalid full ref", refs: []string{"refs/heads/a..b"}, wantIs: ErrInvalidRef},
+		{name: "invalid URL", url: "ext::sh", refs: []string{"refs/heads/main"}, wantIs: ErrInvalidURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := tt.url
+			if url == "" {
+				url = r.url()
+			}
+			got, err := LsRemoteRefs(t.Context(), url, tt.refs)
+			if tt.wantIs != nil {
+				if !errors.Is(err, tt.wantIs) {
+					t.Fatalf("LsRemoteRefs = %v, %v; want %v", got, err, tt.wantIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("LsRemoteRefs = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("missing repository", func(t *testing.T) {
+		_, err := LsRemoteRefs(t.Context(), "file://"+filepath.Join(t.TempDir(), "nothing"), []string{"refs/heads/main"})
+		var ge *Error
+		if !errors.As(err, &ge) || !strings.Contains(ge.Stderr, "does not appear to be a git repository") {
+			t.Errorf("LsRemoteRefs = %v, want an *Error quoting git's stderr", err)
+		}
+	})
+	t.Run("server that never answers", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := LsRemoteRefs(ctx, "git://"+hangingServer(t)+"/site.git", []string{"refs/heads/main"})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("LsRemoteRefs = %v, want a deadline error", err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("LsRemoteRefs returned after %v, long after its 500ms deadline", took)
+		}
+	})
+}
+
+func TestExactRefs(t *testing.T) {
+	c1, c2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
+	tests := []struct {
+		name string
+		out  string
+		want map[string]string
+	}{
+		{name: "empty", out: "", want: map[string]string{}},
+		{name: "peeled after", out: c1 + "\trefs/tags/v1\n" + c2 + "\trefs/tags/v1^{}\n", want: map[string]string{"refs/tags/v1": c2}},
+		{name: "peeled before", out: c2 + "\trefs/tags/v1^{}\n" + c1 + "\trefs/tags/v1\n", want: map[string]string{"refs/tags/v1": c2}},
+		{name: "peeled without the tag", out: c2 + "\trefs/tags/v1^{}\n", want: map[string]string{}},
+		{name: "refs not asked for", out: c1 + "\trefs/heads/x/refs/tags/v1\n", want: map[string]string{}},
+		{name: "lines that are no ref are ignored", out: "warning: something\nxyz\trefs/tags/v1\n", want: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exactRefs(parseLsRemote(tt.out), []string{"refs/tags/v1"}); !maps.Equal(got, tt.want) {
+				t.Errorf("exactRefs = %v, want %v", got, tt.want)
 			}
 		})
 	}

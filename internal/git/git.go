@@ -100,6 +100,9 @@ type runner struct {
 	header string
 	// secrets are strings removed from every message.
 	secrets []string
+	// maxStdout, when not 0, bounds what run reads of git's stdout: more
+	// fails the command.
+	maxStdout int
 }
 
 func newRunner(rawURL string, opts []Option) *runner {
@@ -144,6 +147,7 @@ func (r *runner) env() []string {
 		// Never prompt: fail at once when credentials are missing or wrong.
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_ASKPASS=",
+		"GCM_INTERACTIVE=never",
 		// The transports a repository URL may use; ext:: and fd:: run
 		// commands and stay forbidden.
 		"GIT_ALLOW_PROTOCOL=file:git:http:https:ssh",
@@ -194,11 +198,18 @@ func (r *runner) run(ctx context.Context, dir string, args ...string) (string, e
 	cmd := exec.CommandContext(ctx, "git", full...)
 	cmd.Dir = dir
 	cmd.Env = r.env()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdout := &cappedBuffer{max: r.maxStdout}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	cmd.WaitDelay = waitDelay
 	killGroup(cmd)
 	err := cmd.Run()
+	if err == nil && stdout.truncated {
+		return "", &Error{
+			Command: r.redact(commandLine(args)),
+			Err:     fmt.Errorf("more than %d bytes of output", r.maxStdout),
+		}
+	}
 	if err == nil {
 		return strings.TrimSpace(stdout.String()), nil
 	}
@@ -211,6 +222,27 @@ func (r *runner) run(ctx context.Context, dir string, args ...string) (string, e
 		Err:     err,
 	}
 }
+
+// cappedBuffer keeps the first max bytes written to it (all of them when
+// max is 0) and drops the rest, so a misbehaving server cannot fill memory.
+// The buffer is a field, not embedded: an embedded bytes.Buffer's ReadFrom
+// would let io.Copy bypass Write.
+type cappedBuffer struct {
+	buf       bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); b.max > 0 && len(p) > room {
+		b.truncated = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *cappedBuffer) String() string { return b.buf.String() }
 
 // commandLine is args without their options, which say little to people:
 // "fetch <url> <ref>".

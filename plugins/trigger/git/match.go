@@ -239,7 +239,7 @@ func resolve(ctx context.Context, deps plugins.Deps, s *settings, m plugins.Matc
 		return nil, err
 	}
 	deps.Log.V(1).Info("Resolving git refs", "url", s.URL, "refs", refs, "withToken", token != nil)
-	got, err := lsRemote(ctx, remote{url: s.URL, token: token}, refs...)
+	got, err := lsRemote(ctx, s.URL, token, refs...)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", strings.Join(shortRefs(refs), ", "), err)
 	}

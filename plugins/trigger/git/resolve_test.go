@@ -20,9 +20,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	gitcli "github.com/tinyforge/tinyforge/internal/git"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
+// lsRemote resolves full refs of a real repository through internal/git
+// (whose tests cover ref matching and peeling), with the trigger's URLs
+// and messages.
 func TestLsRemote(t *testing.T) {
 	repo := newTestRepo(t)
 	tests := []struct {
@@ -33,39 +37,21 @@ func TestLsRemote(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name: "branches",
+			name: "file URL",
 			url:  repo.url,
-			refs: []string{"refs/heads/main", "refs/heads/release/1.0"},
-			want: map[string]string{"refs/heads/main": repo.main, "refs/heads/release/1.0": repo.release},
-		},
-		{
-			name: "annotated tag is peeled to its commit",
-			url:  repo.url,
-			refs: []string{"refs/tags/v1.0.0"},
-			want: map[string]string{"refs/tags/v1.0.0": repo.v1},
-		},
-		{
-			name: "lightweight tag",
-			url:  repo.url,
-			refs: []string{"refs/tags/v2.0.0-rc.1"},
-			want: map[string]string{"refs/tags/v2.0.0-rc.1": repo.v2rc},
-		},
-		{
-			name: "missing ref is absent",
-			url:  repo.url,
-			refs: []string{"refs/heads/nope", "refs/heads/main"},
-			want: map[string]string{"refs/heads/main": repo.main},
-		},
-		{
-			name: "only exact refs, not tail matches",
-			url:  repo.url,
-			refs: []string{"refs/heads/1.0"},
-			want: map[string]string{},
+			refs: []string{"refs/heads/main", "refs/tags/v1.0.0", "refs/heads/nope"},
+			want: map[string]string{"refs/heads/main": repo.main, "refs/tags/v1.0.0": repo.v1},
 		},
 		{
 			name: "local path",
 			url:  repo.dir,
 			refs: []string{"refs/heads/main"},
+			want: map[string]string{"refs/heads/main": repo.main},
+		},
+		{
+			name: "names git refuses are missing",
+			url:  repo.url,
+			refs: []string{"refs/tags/v*", "refs/heads/a b", "main", "refs/heads/main"},
 			want: map[string]string{"refs/heads/main": repo.main},
 		},
 		{
@@ -77,9 +63,9 @@ func TestLsRemote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := lsRemote(context.Background(), remote{url: tt.url}, tt.refs...)
+			got, err := lsRemote(context.Background(), tt.url, nil, tt.refs...)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || !strings.Contains(err.Error(), "git ls-remote "+tt.url+": fatal: ") || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("lsRemote() = %v, %v; want error containing %q", got, err, tt.wantErr)
 				}
 				return
@@ -96,6 +82,26 @@ func TestLsRemote(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestGitURL(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"https://github.com/acme/web.git", "https://github.com/acme/web.git"},
+		{"git@github.com:acme/web.git", "git@github.com:acme/web.git"},
+		{"file:///srv/git/web.git", "file:///srv/git/web.git"},
+		{"/srv/git/web.git", "file:///srv/git/web.git"},
+		{"/srv/git/a#b%c?d", "file:///srv/git/a%23b%25c%3Fd"},
+		{"git+ssh://git@example.com/mike/diaspora", "ssh://git@example.com/mike/diaspora"},
+		{"SSH+Git://example.com/mike/diaspora", "ssh://example.com/mike/diaspora"},
+	}
+	for _, tt := range tests {
+		if got := gitURL(tt.raw); got != tt.want {
+			t.Errorf("gitURL(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+		if err := gitcli.ValidateURL(gitURL(tt.raw)); err != nil {
+			t.Errorf("gitURL(%q) = %q, which internal/git refuses: %v", tt.raw, gitURL(tt.raw), err)
+		}
 	}
 }
 
@@ -130,41 +136,12 @@ func TestLsRemoteGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = lsRemote(ctx, remote{url: "git://" + ln.Addr().String() + "/web.git"}, "refs/heads/main")
+	_, err = lsRemote(ctx, "git://"+ln.Addr().String()+"/web.git", nil, "refs/heads/main")
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gave up waiting") {
 		t.Fatalf("lsRemote() error = %v, want a deadline error", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("lsRemote() returned after %v", d)
-	}
-}
-
-func TestParseLsRemote(t *testing.T) {
-	c1, c2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
-	tests := []struct {
-		name    string
-		out     string
-		want    map[string]string
-		wantErr bool
-	}{
-		{name: "empty", out: "", want: map[string]string{}},
-		{name: "peeled after", out: c1 + "\trefs/tags/v1\n" + c2 + "\trefs/tags/v1^{}\n", want: map[string]string{"refs/tags/v1": c2}},
-		{name: "peeled before", out: c2 + "\trefs/tags/v1^{}\n" + c1 + "\trefs/tags/v1\n", want: map[string]string{"refs/tags/v1": c2}},
-		{name: "peeled without the tag", out: c2 + "\trefs/tags/v1^{}\n", want: map[string]string{}},
-		{name: "refs not asked for", out: c1 + "\trefs/heads/x/refs/tags/v1\n", want: map[string]string{}},
-		{name: "garbage", out: "warning: something\n", wantErr: true},
-		{name: "short id", out: "abc\trefs/tags/v1\n", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseLsRemote(tt.out, []string{"refs/tags/v1"})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("parseLsRemote() error = %v, want error %v", err, tt.wantErr)
-			}
-			if len(got) != len(tt.want) || got["refs/tags/v1"] != tt.want["refs/tags/v1"] {
-				t.Errorf("parseLsRemote() = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -240,7 +217,7 @@ func TestMatchTokenOverHTTPS(t *testing.T) {
 	}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if !ok || user != tokenUser || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1 {
+		if !ok || user != gitcli.DefaultUsername || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1 {
 			refused.Add(1)
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
