@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -47,8 +48,11 @@ func newServerCommand(out, errOut io.Writer) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			// A server idles most of its life: once a burst is over, what it
-			// allocated for it goes back to the OS.
-			go memory.ReleaseWhenIdle(ctx, 0, 0, klog.FromContext(ctx).WithName("memory"))
+			// allocated for it goes back to the OS. Unless the user set GOGC,
+			// it collects at Go's default target while busy and at a lower
+			// one while idle.
+			_, gogcSet := os.LookupEnv("GOGC")
+			go memory.ReleaseWhenIdle(ctx, memory.Options{TuneGC: !gogcSet}, klog.FromContext(ctx).WithName("memory"))
 			var px *proxy.Server
 			if runProxy {
 				var err error
