@@ -41,7 +41,14 @@ type forwarder struct {
 	idle   []*upstreamConn // most recently used last
 	closed bool
 	sweep  *time.Timer
+	// inUse are the connections carrying a request; interruptAll ends
+	// them at the drain deadline, after which aborted refuses new ones.
+	inUse   map[*upstreamConn]struct{}
+	aborted bool
 }
+
+// errAborted fails requests that reach a backend after its drain deadline.
+var errAborted = errors.New("the backend's drain deadline passed")
 
 // upstreamConn is one keep-alive connection to the backend.
 type upstreamConn struct {
@@ -104,7 +111,7 @@ func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, req *htt
 		// The backend closed the idle connection as the request went out
 		// on it; nothing reached it, so try once on a new connection.
 		interrupt()
-		uc.conn.Close()
+		f.discard(uc)
 		if uc, _, err = f.dial(ctx); err != nil {
 			return err
 		}
@@ -113,7 +120,7 @@ func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, req *htt
 	}
 	if err != nil {
 		interrupt()
-		uc.conn.Close()
+		f.discard(uc)
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
@@ -123,7 +130,7 @@ func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, req *htt
 	if !interrupt() || err != nil || resp.Close {
 		// Closing first makes Body.Close return at once instead of reading
 		// the rest of an unread body.
-		uc.conn.Close()
+		f.discard(uc)
 		resp.Body.Close()
 		if err != nil || ctx.Err() != nil {
 			panic(http.ErrAbortHandler)
@@ -342,6 +349,9 @@ func (f *forwarder) get(ctx context.Context) (uc *upstreamConn, reused bool, err
 			return f.dial(ctx)
 		}
 		if time.Since(uc.idleFrom) < f.idleTimeout && uc.br.Buffered() == 0 && connAlive(uc.conn) {
+			if err := f.track(uc); err != nil {
+				return nil, false, err
+			}
 			return uc, true, nil
 		}
 		uc.conn.Close()
@@ -354,18 +364,48 @@ func (f *forwarder) dial(ctx context.Context) (*upstreamConn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &upstreamConn{
+	uc := &upstreamConn{
 		conn: conn,
 		br:   bufio.NewReaderSize(conn, upstreamBufferSize),
 		bw:   bufio.NewWriterSize(conn, upstreamBufferSize),
-	}, false, nil
+	}
+	if err := f.track(uc); err != nil {
+		return nil, false, err
+	}
+	return uc, false, nil
+}
+
+// track counts uc in use, unless the forwarder was aborted; then it
+// closes uc.
+func (f *forwarder) track(uc *upstreamConn) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.aborted {
+		uc.conn.Close()
+		return errAborted
+	}
+	if f.inUse == nil {
+		f.inUse = make(map[*upstreamConn]struct{})
+	}
+	f.inUse[uc] = struct{}{}
+	return nil
 }
 
 // put keeps uc for the next request, unless the pool is full or closed.
 func (f *forwarder) put(uc *upstreamConn) {
+	f.release(uc, true)
+}
+
+// discard closes uc, whose request failed or left it unusable.
+func (f *forwarder) discard(uc *upstreamConn) {
+	f.release(uc, false)
+}
+
+func (f *forwarder) release(uc *upstreamConn, keep bool) {
 	uc.idleFrom = time.Now()
 	f.mu.Lock()
-	if f.closed || len(f.idle) >= f.maxIdle {
+	delete(f.inUse, uc)
+	if !keep || f.closed || f.aborted || len(f.idle) >= f.maxIdle {
 		f.mu.Unlock()
 		uc.conn.Close()
 		return
@@ -375,6 +415,17 @@ func (f *forwarder) put(uc *upstreamConn) {
 		f.sweep = time.AfterFunc(f.idleTimeout, f.closeExpired)
 	}
 	f.mu.Unlock()
+}
+
+// interruptAll ends the requests in flight (their connections' reads and
+// writes fail at once) and refuses new ones.
+func (f *forwarder) interruptAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.aborted = true
+	for uc := range f.inUse {
+		uc.interrupt()
+	}
 }
 
 // closeExpired closes the connections idle for idleTimeout, so that an

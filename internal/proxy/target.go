@@ -182,18 +182,20 @@ func (t *target) release() {
 
 func (t *target) serve(w http.ResponseWriter, req *http.Request) {
 	t.requests.Add(1)
+	if forwardable(req) {
+		// The forwarder ends its requests itself at the drain deadline
+		// (abortInFlight), without a context per request to do it.
+		if err := t.fwd.forward(req.Context(), w, req); err != nil {
+			t.proxyError(w, req, err)
+		}
+		return
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	stop := context.AfterFunc(t.abortCtx, cancel)
 	defer func() {
 		stop()
 		cancel()
 	}()
-	if forwardable(req) {
-		if err := t.fwd.forward(ctx, w, req); err != nil {
-			t.proxyError(w, req.WithContext(ctx), err)
-		}
-		return
-	}
 	t.proxy.ServeHTTP(w, req.WithContext(ctx))
 }
 
@@ -264,6 +266,7 @@ func (t *target) drain() {
 // abortInFlight ends the requests still in flight; see abortCtx.
 func (t *target) abortInFlight() {
 	t.abort()
+	t.fwd.interruptAll()
 }
 
 func (t *target) setDrainedLocked() bool {
