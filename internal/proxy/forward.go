@@ -100,16 +100,18 @@ func (e errBeforeResponse) Unwrap() error { return e.err }
 // http.ErrAbortHandler, as ReverseProxy does), so the client sees it cut.
 // When ctx ends, the backend connection is closed and the request fails.
 func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, req *http.Request) error {
-	uc, reused, err := f.get(ctx)
+	replay := replayable(req)
+	uc, reused, err := f.get(ctx, !replay)
 	if err != nil {
 		return err
 	}
 	interrupt := context.AfterFunc(ctx, uc.interrupt)
 	resp, err := exchange(uc, w, req)
 	var early errBeforeResponse
-	if errors.As(err, &early) && reused && req.ContentLength == 0 && ctx.Err() == nil {
-		// The backend closed the idle connection as the request went out
-		// on it; nothing reached it, so try once on a new connection.
+	if errors.As(err, &early) && reused && replay && ctx.Err() == nil {
+		// The connection failed before any of the response came: most
+		// likely the backend had closed it while it was idle. The request
+		// may be sent again, so try once on a new connection.
 		interrupt()
 		f.discard(uc)
 		if uc, _, err = f.dial(ctx); err != nil {
@@ -334,9 +336,25 @@ func forwardingHeader(k string) bool {
 	return false
 }
 
-// get returns an idle connection that the backend has not closed, or a new
-// one.
-func (f *forwarder) get(ctx context.Context) (uc *upstreamConn, reused bool, err error) {
+// replayable reports whether req may be sent twice, as net/http's
+// Transport decides: a method without side effects (RFC 9110, section
+// 9.2.1) and no body, or an idempotency key.
+func replayable(req *http.Request) bool {
+	if req.ContentLength != 0 {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return len(req.Header["Idempotency-Key"]) > 0 || len(req.Header["X-Idempotency-Key"]) > 0
+}
+
+// get returns an idle connection, or a new one. With check, it first makes
+// sure the backend has not closed an idle one, for a request that must not
+// be sent twice; a replayable request skips that system call and is sent
+// again if the connection turns out closed.
+func (f *forwarder) get(ctx context.Context, check bool) (uc *upstreamConn, reused bool, err error) {
 	for {
 		f.mu.Lock()
 		if n := len(f.idle); n > 0 {
@@ -348,7 +366,7 @@ func (f *forwarder) get(ctx context.Context) (uc *upstreamConn, reused bool, err
 		if uc == nil {
 			return f.dial(ctx)
 		}
-		if time.Since(uc.idleFrom) < f.idleTimeout && uc.br.Buffered() == 0 && connAlive(uc.conn) {
+		if time.Since(uc.idleFrom) < f.idleTimeout && uc.br.Buffered() == 0 && (!check || connAlive(uc.conn)) {
 			if err := f.track(uc); err != nil {
 				return nil, false, err
 			}

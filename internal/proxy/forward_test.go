@@ -209,6 +209,13 @@ func TestForwarderSurvivesBackendClosingIdleConnections(t *testing.T) {
 			t.Fatalf("round %d GET: got %d %q", round, status, body)
 		}
 		eventually(t, "the backend closed the idle connection", func() bool { return conns.closed.Load() > closedBefore })
+		// A GET goes out on the closed connection, fails before any
+		// answer, and is sent again on a new one.
+		closedBefore = conns.closed.Load()
+		if status, body := mustGet(t, c, "http://app.test/"); status != http.StatusOK || body != "0" {
+			t.Fatalf("round %d GET after the backend closed the idle connection: got %d %q", round, status, body)
+		}
+		eventually(t, "the backend closed the idle connection", func() bool { return conns.closed.Load() > closedBefore })
 		// A request with a body cannot be sent twice, so the proxy must
 		// see that the idle connection is gone before it uses it.
 		resp, err := c.Post("http://app.test/", "text/plain", strings.NewReader("hello"))
