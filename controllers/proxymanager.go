@@ -22,11 +22,25 @@ import (
 // leader: every proxy serves every route. The returned feed can load every
 // route once the manager's cache has synced, before the proxy serves.
 func NewProxyManager(cfg *rest.Config, routes plugins.RouteTable, certs routetls.Certificates) (manager.Manager, *routefeed.Reconciler, error) {
+	return newProxyManager(cfg, routes, certs, nil, "tinyforge-proxy")
+}
+
+// NewStandbyProxyManager builds the manager that feeds the proxy of a
+// server whose controllers do not lead (see NewProxyManager) from
+// status.routes, into o's Routes and Certificates. The certificates it
+// loads go into the record the leading controllers keep, so that they
+// remove a deleted Workload's certificate once this process leads.
+func (o *Options) NewStandbyProxyManager(cfg *rest.Config) (manager.Manager, error) {
+	mgr, _, err := newProxyManager(cfg, o.Routes, o.Certificates, o.certsLoaded(), "tinyforge-standby-proxy")
+	return mgr, err
+}
+
+func newProxyManager(cfg *rest.Config, routes plugins.RouteTable, certs routetls.Certificates, loaded *routetls.Loaded, name string) (manager.Manager, *routefeed.Reconciler, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.ContentType = "application/json"
 	cfg.AcceptContentTypes = "application/json"
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "tinyforge-proxy"
+		cfg.UserAgent = name
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 Scheme(),
@@ -49,7 +63,8 @@ func NewProxyManager(cfg *rest.Config, routes plugins.RouteTable, certs routetls
 			Client:       mgr.GetClient(),
 			APIReader:    mgr.GetAPIReader(),
 			Certificates: certs,
-			Recorder:     mgr.GetEventRecorderFor("tinyforge-proxy"), //nolint:staticcheck // our server serves core/v1 Events, not events.k8s.io
+			Loaded:       loaded,
+			Recorder:     mgr.GetEventRecorderFor(name), //nolint:staticcheck // our server serves core/v1 Events, not events.k8s.io
 		}
 		if err := tr.SetupWithManager(mgr); err != nil {
 			return nil, nil, fmt.Errorf("setting up the route TLS controller: %w", err)

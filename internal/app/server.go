@@ -133,7 +133,12 @@ func runControllers(ctx context.Context, cfg *rest.Config, o *controllers.Option
 			cancel(fmt.Errorf("controller manager: %w", err))
 			return
 		}
+		stopFeed := func() {}
+		if o.LeaderElect && o.Routes != nil {
+			stopFeed = feedWhileStandby(ctx, cfg, o, mgr.Elected())
+		}
 		err = mgr.Start(ctx)
+		stopFeed()
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -143,6 +148,56 @@ func runControllers(ctx context.Context, cfg *rest.Config, o *controllers.Option
 			cancel(fmt.Errorf("controller manager: %w", err))
 			return
 		}
+	}
+}
+
+// standbyAfter is how long the controllers of a server may campaign for
+// their Lease before its proxy is fed from status.routes meanwhile.
+const standbyAfter = 2 * time.Second
+
+// feedWhileStandby feeds this server's proxy from every Workload's
+// status.routes (and the certificates they name) while its controllers do
+// not lead, which they say by closing elected: the leader's controllers set
+// the routes of their own proxy, and without this a standby replica's
+// proxy would serve nothing. Once elected, the feed stops and the routes
+// it set stay for the controllers, which find them as they are. stop ends
+// the feed and waits for it.
+func feedWhileStandby(ctx context.Context, cfg *rest.Config, o *controllers.Options, elected <-chan struct{}) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-elected:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(standbyAfter):
+		}
+		log := klog.FromContext(ctx).WithName("standby-proxy")
+		mgr, err := o.NewStandbyProxyManager(cfg)
+		if err != nil {
+			log.Error(err, "The proxy serves no route until this server's controllers lead")
+			return
+		}
+		feedCtx, stopFeed := context.WithCancel(ctx)
+		defer stopFeed()
+		go func() {
+			select {
+			case <-elected:
+				log.Info("The controllers lead; they set the proxy's routes from now on")
+			case <-feedCtx.Done():
+			}
+			stopFeed()
+		}()
+		log.Info("Another server's controllers lead; the proxy serves every Workload's status.routes meanwhile")
+		if err := mgr.Start(feedCtx); err != nil && feedCtx.Err() == nil {
+			log.Error(err, "The standby route feed stopped")
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 
