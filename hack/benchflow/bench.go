@@ -59,8 +59,10 @@ type bench struct {
 	workloads, events, rollouts, triggers, bindings *watcher
 
 	// images are the IDs of the v1 and v2 images; local their local tags.
-	images      map[string]string
-	local       map[string]string
+	images map[string]string
+	local  map[string]string
+	// testApp is the compiled test app, for figure 9's serving image.
+	testApp     []byte
 	tokens      map[string]string
 	hookURLs    map[string]string
 	stopWatches context.CancelFunc
@@ -155,6 +157,7 @@ func (b *bench) buildImages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.testApp = bin
 	for _, v := range []string{"v1", "v2"} {
 		tag := fmt.Sprintf("tinyforge-bench/%s:%s", b.run, v)
 		id, err := buildTestApp(ctx, b.docker, bin, tag, v, b.run)

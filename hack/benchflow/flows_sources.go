@@ -430,12 +430,11 @@ func (b *bench) staticCommitToServing(ctx context.Context) error {
 // buildStaticServe builds the serving image of figure 9: the test app
 // serving staticDir, labelled with the run and removed with its images.
 func (b *bench) buildStaticServe(ctx context.Context) (string, error) {
-	bin, err := os.ReadFile(filepath.Join(b.root, "testapp"))
-	if err != nil {
-		return "", fmt.Errorf("reading the test app: %w", err)
+	if len(b.testApp) == 0 {
+		return "", errors.New("the test app was not compiled")
 	}
 	tag := fmt.Sprintf("tinyforge-bench/%s:static", b.run)
-	id, err := buildTestApp(ctx, b.docker, bin, tag, "static", b.run, "STATIC_DIR="+staticDir)
+	id, err := buildTestApp(ctx, b.docker, b.testApp, tag, "static", b.run, "STATIC_DIR="+staticDir)
 	if err != nil {
 		return "", err
 	}
