@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/kubernetes"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
 	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 	"go.uber.org/zap/zapcore"
@@ -50,7 +51,13 @@ const (
 // hundred resources and several etcds to spread them on; TinyForge has a
 // dozen and one etcd.
 type etcdClient struct {
-	client        *kubernetes.Client
+	client *kubernetes.Client
+	// local, with the embedded etcd, calls it in-process for everything,
+	// watches included, for the resources served without a watch cache:
+	// Events, whose every create and status update is a watch event for
+	// the controllers. Their watches never ask for progress notifications,
+	// which is what in-process watches got wrong (see connectEtcd).
+	local         *kubernetes.Client
 	prefix        string
 	compactor     etcd3.Compactor
 	stopCompactor func()
@@ -70,6 +77,14 @@ func newEtcdClient(sc storagebackend.Config, embedded *EmbeddedEtcd) (*etcdClien
 	client.KV = etcd3.NewETCDLatencyTracker(client.KV)
 
 	c := &etcdClient{client: client, prefix: sc.Prefix, stopCompactor: func() {}}
+	if embedded != nil {
+		// Resources without a watch cache (Events) watch in-process too;
+		// see local.
+		local := &kubernetes.Client{Client: v3client.New(embedded.etcd.Server)}
+		local.Kubernetes = local
+		local.KV = etcd3.NewETCDLatencyTracker(local.KV)
+		c.local = local
+	}
 	if sc.CompactionInterval > 0 {
 		compactor := etcd3.StartCompactorPerEndpoint(client.Client, sc.CompactionInterval)
 		c.compactor, c.stopCompactor = compactor, compactor.Stop
@@ -155,6 +170,9 @@ func (c *etcdClient) Close() {
 	c.closeOnce.Do(func() {
 		c.stopCompactor()
 		_ = c.client.Close()
+		if c.local != nil {
+			_ = c.local.Close()
+		}
 	})
 }
 
@@ -217,7 +235,7 @@ func (c *etcdClient) decorator(cached bool) generic.StorageDecorator {
 	return func(config *storagebackend.ConfigForResource, resourcePrefix string, keyFunc func(runtime.Object) (string, error),
 		newFunc, newListFunc func() runtime.Object, getAttrs storage.AttrFunc, triggers storage.IndexerFuncs, indexers *cache.Indexers,
 	) (storage.Interface, factory.DestroyFunc, error) {
-		s, destroy, err := c.newStore(config, newFunc, newListFunc, resourcePrefix)
+		s, destroy, err := c.newStore(config, newFunc, newListFunc, resourcePrefix, cached)
 		if err != nil || !cached {
 			return s, destroy, err
 		}
@@ -251,8 +269,9 @@ func (c *etcdClient) decorator(cached bool) generic.StorageDecorator {
 	}
 }
 
-// newStore is factory.Create without a client of its own.
-func (c *etcdClient) newStore(config *storagebackend.ConfigForResource, newFunc, newListFunc func() runtime.Object, resourcePrefix string) (storage.Interface, factory.DestroyFunc, error) {
+// newStore is factory.Create on the shared client (on local when not
+// cached).
+func (c *etcdClient) newStore(config *storagebackend.ConfigForResource, newFunc, newListFunc func() runtime.Object, resourcePrefix string, cached bool) (storage.Interface, factory.DestroyFunc, error) {
 	transformer := config.Transformer
 	if transformer == nil {
 		transformer = identity.NewEncryptCheckTransformer()
@@ -264,7 +283,11 @@ func (c *etcdClient) newStore(config *storagebackend.ConfigForResource, newFunc,
 		transformer = etcd3.WithCorruptObjErrorHandlingTransformer(transformer)
 		decoder = etcd3.WithCorruptObjErrorHandlingDecoder(decoder)
 	}
-	store, err := etcd3.New(c.client, c.compactor, config.Codec, newFunc, newListFunc, config.Prefix, resourcePrefix,
+	client := c.client
+	if !cached && c.local != nil {
+		client = c.local
+	}
+	store, err := etcd3.New(client, c.compactor, config.Codec, newFunc, newListFunc, config.Prefix, resourcePrefix,
 		config.GroupResource, transformer, config.LeaseManagerConfig, decoder, versioner)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage of %s: %w", config.GroupResource, err)
