@@ -43,11 +43,7 @@ type echoed struct {
 }
 
 func TestForwardedRequestAndResponseHeaders(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(echoHeaders))
-	t.Cleanup(backend.Close)
-	p := newTestProxy(t)
-	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	_, c, _ := proxied(t, echoHeaders, 0)
 
 	req, _ := http.NewRequest(http.MethodGet, "http://app.test/a%2Fb/c?x=1&y=%20", nil)
 	req.Header.Set("Connection", "X-Hop")
@@ -98,7 +94,7 @@ func TestForwardedRequestAndResponseHeaders(t *testing.T) {
 }
 
 func TestForwardedBodies(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c, _ := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
@@ -106,11 +102,7 @@ func TestForwardedBodies(t *testing.T) {
 			return
 		}
 		fmt.Fprintf(w, "%s %d %d %s", r.Method, r.ContentLength, n, hex.EncodeToString(h.Sum(nil)))
-	}))
-	t.Cleanup(backend.Close)
-	p := newTestProxy(t)
-	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	}, 0)
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -155,17 +147,26 @@ func (c *connCounter) hook(_ net.Conn, s http.ConnState) {
 	}
 }
 
-func TestForwarderReusesConnections(t *testing.T) {
-	var conns connCounter
-	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
+// proxied serves h as app.test behind a new test proxy and returns the
+// proxy, a client of it, and the backend's connection count. A backend
+// idle timeout above 0 makes the backend close idle connections that soon.
+func proxied(t *testing.T, h http.HandlerFunc, backendIdle time.Duration) (*Server, *http.Client, *connCounter) {
+	t.Helper()
+	conns := &connCounter{}
+	backend := httptest.NewUnstartedServer(h)
+	backend.Config.IdleTimeout = backendIdle
 	backend.Config.ConnState = conns.hook
 	backend.Start()
 	t.Cleanup(backend.Close)
 	p := newTestProxy(t)
 	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	return p, newClient(t, p.Addr()), conns
+}
+
+func TestForwarderReusesConnections(t *testing.T) {
+	p, c, conns := proxied(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}, 0)
 
 	for i := range 50 {
 		if status, body := mustGet(t, c, "http://app.test/"); status != http.StatusOK || body != "ok" {
@@ -187,21 +188,13 @@ func TestForwarderReusesConnections(t *testing.T) {
 // closes keep-alive connections after a short idle time, or after every
 // response, must cost the client nothing.
 func TestForwarderSurvivesBackendClosingIdleConnections(t *testing.T) {
-	var conns connCounter
-	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c, conns := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("close") != "" {
 			w.Header().Set("Connection", "close")
 		}
 		n, _ := io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "%d", n)
-	}))
-	backend.Config.IdleTimeout = 20 * time.Millisecond
-	backend.Config.ConnState = conns.hook
-	backend.Start()
-	t.Cleanup(backend.Close)
-	p := newTestProxy(t)
-	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	}, 20*time.Millisecond)
 
 	for round := range 5 {
 		closedBefore := conns.closed.Load()
@@ -236,7 +229,7 @@ func TestForwarderSurvivesBackendClosingIdleConnections(t *testing.T) {
 }
 
 func TestForwardedResponsesWithoutBodies(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c, _ := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
@@ -247,11 +240,7 @@ func TestForwardedResponsesWithoutBodies(t *testing.T) {
 			w.Header().Set("Content-Length", "11")
 			_, _ = io.WriteString(w, "hello world")
 		}
-	}))
-	t.Cleanup(backend.Close)
-	p := newTestProxy(t)
-	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	}, 0)
 
 	// Several rounds on one keep-alive connection: a response read to the
 	// wrong length would desynchronize the next one.
@@ -282,7 +271,7 @@ func TestForwardedResponsesWithoutBodies(t *testing.T) {
 }
 
 func TestForwardedTrailersAndEarlyHints(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c, _ := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</style.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)
 		w.Header().Del("Link")
@@ -290,11 +279,7 @@ func TestForwardedTrailersAndEarlyHints(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "body")
 		w.Header().Set("X-Checksum", "abc")
-	}))
-	t.Cleanup(backend.Close)
-	p := newTestProxy(t)
-	setRoute(t, p.Router, key("app.test", "/"), plainBackend(backend))
-	c := newClient(t, p.Addr())
+	}, 0)
 
 	var hints []string
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
