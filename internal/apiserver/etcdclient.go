@@ -13,8 +13,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/kubernetes"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
-	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
-	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
@@ -56,7 +54,7 @@ type etcdClient struct {
 	// watches included, for the resources served without a watch cache:
 	// Events, whose every create and status update is a watch event for
 	// the controllers. Their watches never ask for progress notifications,
-	// which is what in-process watches got wrong (see connectEtcd).
+	// which is what in-process watches got wrong (see newEtcdClient).
 	local         *kubernetes.Client
 	prefix        string
 	compactor     etcd3.Compactor
@@ -64,26 +62,34 @@ type etcdClient struct {
 	closeOnce     sync.Once
 }
 
-// newEtcdClient connects to the etcd of sc.Transport, or calls the embedded
-// one in this process directly when embedded is not nil, and starts the
+// newEtcdClient connects to the etcd of sc.Transport and starts the
 // compactor when sc asks for compaction.
+//
+// With the embedded etcd, the client's reads and writes call the etcd
+// server's KV service in this process instead, with no socket, TLS, HTTP/2
+// framing or protobuf encoding in between: a third more API creates per
+// second on the 2-CPU test machine. The watches of cached resources stay on
+// the connection: with etcd's in-process watch adapter (v3client), the
+// watch caches of idle resources stopped getting progress notifications
+// under a heavy write load, and their consistent reads timed out ("Too
+// large resource version"). The embedded etcd's TLS port stays open for
+// etcdctl and backups.
 func newEtcdClient(sc storagebackend.Config, embedded *EmbeddedEtcd) (*etcdClient, error) {
-	client, err := connectEtcd(sc, embedded)
+	client, err := dialEtcd(sc)
 	if err != nil {
 		return nil, err
 	}
+	c := &etcdClient{client: client, prefix: sc.Prefix, stopCompactor: func() {}}
 	// Every request's latency lands in etcd_request_duration_seconds, as
 	// with the storage factory's clients.
-	client.KV = etcd3.NewETCDLatencyTracker(client.KV)
-
-	c := &etcdClient{client: client, prefix: sc.Prefix, stopCompactor: func() {}}
 	if embedded != nil {
-		// Resources without a watch cache (Events) watch in-process too;
-		// see local.
 		local := &kubernetes.Client{Client: v3client.New(embedded.etcd.Server)}
 		local.Kubernetes = local
 		local.KV = etcd3.NewETCDLatencyTracker(local.KV)
+		client.KV = local.KV
 		c.local = local
+	} else {
+		client.KV = etcd3.NewETCDLatencyTracker(client.KV)
 	}
 	if sc.CompactionInterval > 0 {
 		compactor := etcd3.StartCompactorPerEndpoint(client.Client, sc.CompactionInterval)
@@ -92,23 +98,7 @@ func newEtcdClient(sc storagebackend.Config, embedded *EmbeddedEtcd) (*etcdClien
 	return c, nil
 }
 
-// connectEtcd dials the etcd of sc.Transport. With the embedded etcd, the
-// client's reads and writes then call the etcd server's KV service in this
-// process, with no socket, TLS, HTTP/2 framing or protobuf encoding in
-// between: a third more API creates per second on the 2-CPU test machine.
-// Watches stay on the connection: with etcd's in-process watch adapter
-// (v3client), the watch caches of idle resources stopped getting progress
-// notifications under a heavy write load, and their consistent reads timed
-// out ("Too large resource version").
-func connectEtcd(sc storagebackend.Config, embedded *EmbeddedEtcd) (*kubernetes.Client, error) {
-	client, err := dialEtcd(sc)
-	if err != nil || embedded == nil {
-		return client, err
-	}
-	client.KV = clientv3.NewKVFromKVClient(adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(embedded.etcd.Server)), client.Client)
-	return client, nil
-}
-
+// dialEtcd connects to the etcd cluster of sc.Transport.
 func dialEtcd(sc storagebackend.Config) (*kubernetes.Client, error) {
 	tlsInfo := transport.TLSInfo{CertFile: sc.Transport.CertFile, KeyFile: sc.Transport.KeyFile, TrustedCAFile: sc.Transport.TrustedCAFile}
 	tlsConfig, err := tlsInfo.ClientConfig()
