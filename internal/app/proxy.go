@@ -14,7 +14,7 @@ import (
 
 func newProxyCommand() *cobra.Command {
 	o := &proxy.Options{}
-	kubeconfig := ""
+	kubeconfig := newKubeconfigFlags()
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Run the proxy alone, routing from the Workloads' status.routes in the API server in --kubeconfig",
@@ -34,7 +34,7 @@ requests before they stop.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			cfg, err := loadKubeconfig(kubeconfig)
+			cfg, err := kubeconfig.load()
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ requests before they stop.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the API server (default: the admin kubeconfig in the data dir).")
+	kubeconfig.addFlags(cmd.Flags())
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
