@@ -11,6 +11,9 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/klog/v2"
+
+	"github.com/tinyforge/tinyforge/internal/memory"
 )
 
 const (
@@ -76,6 +79,14 @@ func StartEmbeddedEtcd(ctx context.Context, dir string, clientPort, peerPort int
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
+	}
+	// etcd maps its database with MAP_POPULATE, the unwritten part of the
+	// file's last 16 MiB growth too; drop those zero pages.
+	db := filepath.Join(cfg.Dir, "member", "snap", "db")
+	if n, err := memory.ReleaseFileHoles(db); err != nil {
+		klog.FromContext(ctx).Info("Could not release the unwritten pages of etcd's database", "path", db, "err", err)
+	} else if n > 0 {
+		klog.FromContext(ctx).V(1).Info("Released the unwritten pages of etcd's database", "path", db, "bytes", n)
 	}
 	return &EmbeddedEtcd{etcd: e, ClientURL: clientURL.String()}, nil
 }
