@@ -64,6 +64,8 @@ type Options struct {
 	URLFor func(host, pathPrefix string) string
 	// EventTTL is how long Events are kept.
 	EventTTL time.Duration
+	// ConcurrentEventSyncs is how many Events are dispatched at once.
+	ConcurrentEventSyncs int
 	// RouteGrace is the least time a blue-green switch keeps the old
 	// backends, for proxies in other processes (`tinyforge proxy`) to see
 	// the switch in status.routes and finish their requests. Negative means
@@ -107,6 +109,7 @@ func NewOptions() *Options {
 		HealthProbeBindAddress:  "0",
 		ResyncPeriod:            5 * time.Minute,
 		EventTTL:                event.DefaultTTL,
+		ConcurrentEventSyncs:    event.DefaultMaxConcurrentReconciles,
 		RouteGrace:              -1,
 		ProxyUpstream:           "container",
 	}
@@ -121,6 +124,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the controllers' own /metrics; 0 turns it off.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often every workload's containers are checked against its spec even when nothing happened.")
+	fs.IntVar(&o.ConcurrentEventSyncs, "concurrent-event-syncs", o.ConcurrentEventSyncs, "How many Events are dispatched at once. Each one waits on an API write, so more keep up with bursts of deliveries.")
 	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "How long Events (webhook deliveries, cron ticks, manual deploys) are kept with their outcomes.")
 	fs.StringVar(&o.ProxyUpstream, "proxy-upstream", o.ProxyUpstream, "How the proxy reaches containers: container (their address on their Docker network, which skips Docker's userland proxy) or published (their published 127.0.0.1 ports; for rootless Docker or a remote daemon).")
 	fs.DurationVar(&o.RouteGrace, "route-propagation-grace", o.RouteGrace, "Least time a blue-green switch keeps the old backends running, for proxies run apart with `tinyforge proxy` to see the switch and finish their requests. Negative: 0 when this process runs the proxy, "+DefaultRouteGrace.String()+" when it does not.")
@@ -133,6 +137,9 @@ func (o *Options) Validate() error {
 	case "", "container", "published":
 	default:
 		return fmt.Errorf("--proxy-upstream must be container or published, not %q", o.ProxyUpstream)
+	}
+	if o.ConcurrentEventSyncs < 1 {
+		return fmt.Errorf("--concurrent-event-syncs must be at least 1, not %d", o.ConcurrentEventSyncs)
 	}
 	if !o.LeaderElect {
 		return nil
@@ -278,6 +285,8 @@ func setupTriggerControllers(mgr manager.Manager, o *Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorderFor("event-controller"), //nolint:staticcheck // core/v1 Events, see above
 		TTL:       o.EventTTL,
+
+		MaxConcurrentReconciles: o.ConcurrentEventSyncs,
 	}
 	if err := er.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the event controller: %w", err)

@@ -107,3 +107,24 @@ func TestLeaderElectionFailover(t *testing.T) {
 		t.Errorf("Lease holder = %q after failover, want a new identity (was %q)", now, first)
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	if err := controllers.NewOptions().Validate(); err != nil {
+		t.Fatalf("the default options: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		change func(*controllers.Options)
+		want   string
+	}{
+		"no Event workers":   {func(o *controllers.Options) { o.ConcurrentEventSyncs = 0 }, "--concurrent-event-syncs must be at least 1"},
+		"unknown upstream":   {func(o *controllers.Options) { o.ProxyUpstream = "pod" }, "--proxy-upstream must be container or published"},
+		"lease under renew":  {func(o *controllers.Options) { o.LeaseDuration = o.RenewDeadline }, "--leader-elect-lease-duration"},
+		"renew under period": {func(o *controllers.Options) { o.RenewDeadline = o.RetryPeriod }, "--leader-elect-renew-deadline"},
+	} {
+		o := controllers.NewOptions()
+		tc.change(o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tc.want)
+		}
+	}
+}

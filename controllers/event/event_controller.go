@@ -22,6 +22,10 @@ const (
 	DefaultRetryWindow      = 10 * time.Minute
 	DefaultMatchConcurrency = 8
 	DefaultMatchTimeout     = time.Minute
+	// DefaultMaxConcurrentReconciles is how many Events are handled at
+	// once. A dispatch mostly waits on its status write, so a few workers
+	// per CPU keep up with a burst of deliveries.
+	DefaultMaxConcurrentReconciles = 8
 )
 
 // Reconciler reconciles Events.
@@ -66,7 +70,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MatchTimeout = DefaultMatchTimeout
 	}
 	if r.MaxConcurrentReconciles <= 0 {
-		r.MaxConcurrentReconciles = 4
+		r.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	if r.Now == nil {
 		r.Now = time.Now
