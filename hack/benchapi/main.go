@@ -12,7 +12,8 @@
 // and file-backed pages, the Go heap; for each load phase the CPU used by the
 // server and by benchapi itself, how busy the whole machine was, etcd's WAL
 // fsyncs per operation, and the server's own mean request and etcd latency.
-// -cpuprofile saves a CPU profile of the server taken during the creates.
+// -cpuprofile saves a CPU profile of the server taken during the creates,
+// -heapprofile a heap profile of the idle server with -rss-events Events.
 //
 // A missed target is reported, never turned into a failing exit status; the
 // exit status is non-zero only when the benchmark itself cannot run. Every
@@ -96,6 +97,7 @@ type options struct {
 	loadTimeout  time.Duration
 	cpuProfile   string
 	profileFor   time.Duration
+	heapProfile  string
 	keep         bool
 
 	// proxyFlag is set when the binary's server runs the proxy, whose
@@ -103,6 +105,9 @@ type options struct {
 	proxyFlag bool
 	// ingressFlag is set when it runs the webhook ingress too.
 	ingressFlag bool
+	// metricsFlag is set when the controllers can serve their own
+	// /metrics, which tell when the Event controller has caught up.
+	metricsFlag bool
 }
 
 func parseFlags() (options, error) {
@@ -119,6 +124,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "Longest wait for /readyz after a start.")
 	flag.DurationVar(&o.loadTimeout, "load-timeout", 5*time.Minute, "Longest run of one load phase.")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the server, taken during the API creates, to this file (go tool pprof bin/tinyforge FILE).")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "Write a heap profile of the idle server with -rss-events Events to this file (go tool pprof -sample_index=inuse_space bin/tinyforge FILE).")
 	flag.DurationVar(&o.profileFor, "cpuprofile-for", 10*time.Second, "Length of the -cpuprofile profile; keep it shorter than the creates.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the data dirs and server logs, and print where they are.")
 	flag.Parse()
@@ -149,6 +155,7 @@ func parseFlags() (options, error) {
 	}
 	o.proxyFlag = strings.Contains(string(help), "--proxy-http-address")
 	o.ingressFlag = strings.Contains(string(help), "--ingress-address")
+	o.metricsFlag = strings.Contains(string(help), "--metrics-bind-address")
 	return o, nil
 }
 
@@ -255,7 +262,7 @@ func (b *bench) startup(ctx context.Context, root string) error {
 	b.rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
 
 	progress("starting again on the data dir of the first fresh start")
-	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag, b.o.ingressFlag)
+	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag, b.o.ingressFlag, b.o.metricsFlag)
 	if err != nil {
 		return err
 	}
@@ -298,7 +305,7 @@ func (b *bench) freshStart(ctx context.Context, root string, n int) (dir string,
 
 // startStop starts a server on dir, waits for /readyz and stops it again.
 func (b *bench) startStop(ctx context.Context, dir string, p ports) (time.Duration, error) {
-	srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag, b.o.ingressFlag)
+	srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag, b.o.ingressFlag, b.o.metricsFlag)
 	if err != nil {
 		return 0, err
 	}
@@ -339,9 +346,14 @@ func (b *bench) load(ctx context.Context) error {
 			return err
 		}
 	}
-	apiRate, err := b.apiCreates(ctx)
+	apiRate, created, err := b.apiCreates(ctx)
 	if err != nil {
 		return err
+	}
+	if b.o.metricsFlag {
+		if err := b.awaitDispatch(ctx, b.o.rssEvents+b.o.creates, created); err != nil {
+			return err
+		}
 	}
 	if m, err := b.srv.mem(); err == nil {
 		b.rep.info(fmt.Sprintf("RSS right after the %d creates", b.o.creates), fmtMiB(m.rss))
@@ -384,11 +396,19 @@ func (b *bench) idleRSS(ctx context.Context, events int) error {
 	goroutines, _ := g.sum("go_goroutines", nil)
 	b.rep.info("  Go heap in use / from the OS", fmtMiB(int64(heap))+" / "+fmtMiB(int64(sys)))
 	b.rep.info("  goroutines", strconv.Itoa(int(goroutines)))
+	if events > 0 && b.o.heapProfile != "" {
+		if err := heapProfile(ctx, b.apiMetricsClient(), b.restCfg.Host, b.o.heapProfile); err != nil {
+			b.rep.note("heap profile: %v", err)
+		} else {
+			b.rep.note("heap profile of the idle server with %s: %s (go tool pprof -sample_index=inuse_space %s %s)", what, b.o.heapProfile, b.o.tinyforge, b.o.heapProfile)
+		}
+	}
 	return nil
 }
 
-// apiCreates creates o.creates Events through the API and reports the rate.
-func (b *bench) apiCreates(ctx context.Context) (float64, error) {
+// apiCreates creates o.creates Events through the API and reports the rate;
+// it returns the rate and how long the creates took.
+func (b *bench) apiCreates(ctx context.Context) (float64, time.Duration, error) {
 	if b.o.cpuProfile != "" {
 		done := b.profileInBackground(ctx)
 		defer done()
@@ -397,7 +417,7 @@ func (b *bench) apiCreates(ctx context.Context) (float64, error) {
 	progress("creating %d Events with %d clients", b.o.creates, b.o.concurrency)
 	res := runLoad(ctx, b.o.creates, b.o.concurrency, b.o.loadTimeout, createEvent(b.clients, "bench"))
 	if err := cmp.Or(b.srv.alive(), res.err()); err != nil {
-		return 0, fmt.Errorf("API creates: %w", err)
+		return 0, 0, fmt.Errorf("API creates: %w", err)
 	}
 	after := b.snapshot(ctx)
 	rate := res.rate()
@@ -412,7 +432,56 @@ func (b *bench) apiCreates(ctx context.Context) (float64, error) {
 		b.rep.info("  server-side mean: request / its etcd create", fmtDur(handler)+" / "+fmtDur(store))
 	}
 	b.rep.info("  server log written", fmt.Sprintf("%d bytes", after.log-before.log))
-	return rate, nil
+	return rate, res.elapsed, nil
+}
+
+// awaitDispatch waits until the Event controller has handled every Event
+// created (events in all), reading the controllers' own /metrics, and
+// reports how far it lagged behind the creates. The creates' rate counts
+// the API's writes; each Event also gets its status written by the
+// controller, which competes for the same CPUs and falls behind during the
+// creates. Waiting here also keeps that catching-up out of the etcd figure.
+func (b *bench) awaitDispatch(ctx context.Context, events int, created time.Duration) error {
+	base := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(b.srv.ports.metrics))
+	client := &http.Client{}
+	ended := time.Now()
+	deadline := ended.Add(b.o.loadTimeout)
+	backlog := -1.0
+	progress("waiting for the Event controller to handle all %d Events", events)
+	for {
+		m, err := scrapeMetrics(ctx, client, base)
+		if err != nil {
+			b.rep.note("no dispatch figures: the controllers' metrics: %v", err)
+			return nil
+		}
+		depth, ok1 := m.sum("workqueue_depth", map[string]string{"name": "event"})
+		active, ok2 := m.sum("controller_runtime_active_workers", map[string]string{"controller": "event"})
+		done, ok3 := m.sum("controller_runtime_reconcile_total", map[string]string{"controller": "event"})
+		if !ok1 || !ok2 || !ok3 {
+			b.rep.note("no dispatch figures: the controllers' metrics have no Event controller queue")
+			return nil
+		}
+		if backlog < 0 {
+			backlog = depth + active
+		}
+		if depth == 0 && active == 0 && done >= float64(events) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Event controller still had %.0f Events queued %s after the creates", depth+active, b.o.loadTimeout)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+		if err := b.srv.alive(); err != nil {
+			return err
+		}
+	}
+	lag := time.Since(ended)
+	b.rep.info("  Event controller's queue when the creates ended", fmt.Sprintf("%.0f Events", backlog))
+	b.rep.info("  all dispatched (status written) after the creates", fmtDur(lag))
+	b.rep.info("  creates and dispatches, end to end", fmt.Sprintf("%.0f/s", float64(b.o.creates)/(created+lag).Seconds()))
+	return nil
 }
 
 // etcdPuts puts o.etcdPuts values straight into the embedded etcd, then
@@ -522,7 +591,7 @@ func (t errTransport) RoundTrip(*http.Request) (*http.Response, error) { return 
 // ---- the server process ----
 
 // ports are the loopback ports a server listens on.
-type ports struct{ secure, etcdClient, etcdPeer, proxy int }
+type ports struct{ secure, etcdClient, etcdPeer, proxy, metrics int }
 
 // freePorts picks distinct free loopback ports, holding each until all are
 // chosen.
@@ -533,7 +602,7 @@ func freePorts() (ports, error) {
 			l.Close()
 		}
 	}()
-	var nums [4]int
+	var nums [5]int
 	for i := range nums {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -542,7 +611,7 @@ func freePorts() (ports, error) {
 		ls = append(ls, l)
 		nums[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	return ports{secure: nums[0], etcdClient: nums[1], etcdPeer: nums[2], proxy: nums[3]}, nil
+	return ports{secure: nums[0], etcdClient: nums[1], etcdPeer: nums[2], proxy: nums[3], metrics: nums[4]}, nil
 }
 
 // server is a running `tinyforge server` process.
@@ -559,7 +628,7 @@ type server struct {
 
 // startServer starts tinyforge with its data in dataDir and its output
 // appended to dataDir.log; the start time is taken just before the exec.
-func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag bool) (*server, error) {
+func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag, metricsFlag bool) (*server, error) {
 	logPath := dataDir + ".log"
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -579,6 +648,9 @@ func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag bool) (*se
 		// Any free loopback port: the ingress's default, :8090 on every
 		// interface, would clash between servers started at once.
 		args = append(args, "--ingress-address", "127.0.0.1:0")
+	}
+	if metricsFlag {
+		args = append(args, "--metrics-bind-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.metrics)))
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -986,9 +1058,21 @@ func meanDelta(before, after metrics, name string, labels map[string]string) tim
 // cpuProfile fetches a CPU profile of length d from the server's
 // /debug/pprof and writes it to path.
 func cpuProfile(ctx context.Context, client *http.Client, base string, d time.Duration, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, d+opTimeout)
+	return fetchProfile(ctx, client, base, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), d+opTimeout, path)
+}
+
+// heapProfile fetches a heap profile, taken after a garbage collection,
+// from the server's /debug/pprof and writes it to path.
+func heapProfile(ctx context.Context, client *http.Client, base, path string) error {
+	return fetchProfile(ctx, client, base, "heap?gc=1", opTimeout, path)
+}
+
+// fetchProfile fetches /debug/pprof/NAME from the server within timeout and
+// writes it to path.
+func fetchProfile(ctx context.Context, client *http.Client, base, name string, timeout time.Duration, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(base, "/"), int(d.Seconds()))
+	u := strings.TrimSuffix(base, "/") + "/debug/pprof/" + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
