@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tinyforge/tinyforge/internal/git/gittest"
 )
 
 // Checkout fetches exactly the commit a branch, tag, full ref, commit ID or
@@ -31,7 +33,7 @@ func TestCheckout(t *testing.T) {
 	r.push()
 
 	daemon := gitDaemon(t, filepath.Dir(r.bare))
-	web := httpServer(t, filepath.Dir(r.bare), "")
+	web := gittest.Serve(t, filepath.Dir(r.bare), gittest.Options{}).URL
 	transports := []struct {
 		name string
 		url  string
@@ -141,7 +143,7 @@ func TestCheckoutToken(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	const token = "s3cr3t-t0ken-0123456789abcdef"
-	web := httpServer(t, filepath.Dir(r.bare), token)
+	web := gittest.Serve(t, filepath.Dir(r.bare), gittest.Options{Token: token}).URL
 	url := web + "/site.git"
 
 	commit, err := Checkout(t.Context(), url, "main", filepath.Join(t.TempDir(), "ok"), WithToken(token))

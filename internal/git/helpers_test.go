@@ -1,12 +1,8 @@
 package git
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,32 +155,6 @@ func waitListening(addr string, exited <-chan error, timeout time.Duration) bool
 		}
 	}
 	return false
-}
-
-// httpServer serves the bare repositories under base over git's smart HTTP
-// protocol (git http-backend, as CGI), requiring basic authentication with
-// password token when token is not empty. It returns the server's URL.
-func httpServer(t *testing.T, base, token string) string {
-	t.Helper()
-	execPath := gitCmd(t, "", "--exec-path")
-	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Root: "/",
-		Env:  []string{"GIT_PROJECT_ROOT=" + base, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
-			_, pass, ok := r.BasicAuth()
-			if !ok || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
-				return
-			}
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // hangingServer accepts connections and never answers, and returns its

@@ -2,19 +2,16 @@ package static
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tinyforge/tinyforge/plugins"
+
+	"github.com/tinyforge/tinyforge/internal/git/gittest"
 )
 
 // A token from the secretRef Secret authenticates to an https repository;
@@ -88,28 +85,5 @@ func TestDeployWithToken(t *testing.T) {
 // password token, and makes git trust its certificate. It returns the
 // server's URL.
 func (e *env) httpsRepo(token string) string {
-	t := e.t
-	execPath := gitCmd(t, "", "--exec-path")
-	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Root: "/",
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(e.repo.bare), "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull},
-	}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, pass, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(ca, pemCert, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GIT_SSL_CAINFO", ca)
-	return srv.URL
+	return gittest.Serve(e.t, filepath.Dir(e.repo.bare), gittest.Options{Token: token, TLS: true}).URL
 }

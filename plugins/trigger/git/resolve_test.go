@@ -2,25 +2,18 @@ package git
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/pem"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	gitcli "github.com/tinyforge/tinyforge/internal/git"
+	"github.com/tinyforge/tinyforge/internal/git/gittest"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
@@ -210,28 +203,7 @@ func TestMatchResolves(t *testing.T) {
 func TestMatchTokenOverHTTPS(t *testing.T) {
 	const token = "ghp_s3cretT0ken"
 	repo := newTestRepo(t)
-	var authorized, refused atomic.Int32
-	backend := &cgi.Handler{
-		Path: gitHTTPBackend(t),
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(repo.dir), "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != gitcli.DefaultUsername || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1 {
-			refused.Add(1)
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		authorized.Add(1)
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GIT_SSL_CAINFO", caFile)
+	srv := gittest.Serve(t, filepath.Dir(repo.dir), gittest.Options{Token: token, User: gitcli.DefaultUsername, TLS: true})
 
 	config := `{"url":"` + srv.URL + `/web.git","secretRef":{"name":"git-auth"}}`
 	cron := plugins.InboundEvent{Name: "cron-1", Type: plugins.EventTypeCronTick, Trigger: types.NamespacedName{Namespace: "shop", Name: "nightly"}}
@@ -265,8 +237,8 @@ func TestMatchTokenOverHTTPS(t *testing.T) {
 			}
 		})
 	}
-	if authorized.Load() == 0 || refused.Load() == 0 {
-		t.Errorf("server saw %d authorized and %d refused requests, want both", authorized.Load(), refused.Load())
+	if srv.Authorized.Load() == 0 || srv.Refused.Load() == 0 {
+		t.Errorf("server saw %d authorized and %d refused requests, want both", srv.Authorized.Load(), srv.Refused.Load())
 	}
 }
 
@@ -275,18 +247,4 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// gitHTTPBackend finds git's http-backend program.
-func gitHTTPBackend(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatalf("git --exec-path: %v", err)
-	}
-	p := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("git http-backend: %v", err)
-	}
-	return p
 }
