@@ -8,6 +8,9 @@ import (
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 )
 
+// stripManagedFields is the cache's default transform.
+func stripManagedFields(obj any) (any, error) { return cache.TransformStripManagedFields()(obj) }
+
 // cacheOptions configures the manager's informer cache. It drops
 // managedFields from every cached object: no controller reads them, and on
 // small, numerous objects such as Events they are a large share of what the
@@ -18,7 +21,7 @@ import (
 // Events whose dispatch is over are cut further, by stripFinishedEvent.
 func cacheOptions() cache.Options {
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
 			&tinyforgev1alpha1.Event{}: {Transform: stripFinishedEvent},
 		},
@@ -32,10 +35,9 @@ func cacheOptions() cache.Options {
 // nothing reads their spec, outcomes or conditions from the cache; the API
 // still serves them whole. An Event still being dispatched is kept whole.
 func stripFinishedEvent(obj any) (any, error) {
-	obj, err := cache.TransformStripManagedFields()(obj)
 	ev, ok := obj.(*tinyforgev1alpha1.Event)
-	if err != nil || !ok || !ev.Status.Phase.IsFinal() {
-		return obj, err
+	if !ok || !ev.Status.Phase.IsFinal() {
+		return stripManagedFields(obj)
 	}
 	return &tinyforgev1alpha1.Event{
 		TypeMeta: ev.TypeMeta,
