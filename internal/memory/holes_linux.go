@@ -27,14 +27,14 @@ import (
 // system without SEEK_HOLE reports no holes; a kernel without MADV_PAGEOUT
 // (before Linux 5.4) returns an error wrapping unix.EINVAL.
 func ReleaseFileHoles(path string) (int64, error) {
-	real, err := filepath.EvalSymlinks(path)
+	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return 0, err
 	}
-	if real, err = filepath.Abs(real); err != nil {
+	if resolved, err = filepath.Abs(resolved); err != nil {
 		return 0, err
 	}
-	f, err := os.Open(real)
+	f, err := os.Open(resolved)
 	if err != nil {
 		return 0, err
 	}
@@ -52,7 +52,7 @@ func ReleaseFileHoles(path string) (int64, error) {
 		return 0, err
 	}
 	defer maps.Close()
-	mappings, err := fileMappings(maps, real)
+	mappings, err := fileMappings(maps, resolved)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +68,7 @@ func ReleaseFileHoles(path string) (int64, error) {
 			}
 			addr := uintptr(m.start + lo - m.offset)
 			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, addr, uintptr(hi-lo), unix.MADV_PAGEOUT); errno != 0 {
-				return released, fmt.Errorf("madvise(MADV_PAGEOUT) on %s at offset %d: %w", real, lo, errno)
+				return released, fmt.Errorf("madvise(MADV_PAGEOUT) on %s at offset %d: %w", resolved, lo, errno)
 			}
 			released += hi - lo
 		}
