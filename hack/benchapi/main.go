@@ -262,7 +262,7 @@ func (b *bench) startup(ctx context.Context, root string) error {
 	b.rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
 
 	progress("starting again on the data dir of the first fresh start")
-	srv, err := startServer(b.o.tinyforge, first.dir, first.ports, b.o.proxyFlag, b.o.ingressFlag, b.o.metricsFlag)
+	srv, err := startServer(b.o, first.dir, first.ports)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func (b *bench) freshStart(ctx context.Context, root string, n int) (dir string,
 
 // startStop starts a server on dir, waits for /readyz and stops it again.
 func (b *bench) startStop(ctx context.Context, dir string, p ports) (time.Duration, error) {
-	srv, err := startServer(b.o.tinyforge, dir, p, b.o.proxyFlag, b.o.ingressFlag, b.o.metricsFlag)
+	srv, err := startServer(b.o, dir, p)
 	if err != nil {
 		return 0, err
 	}
@@ -626,9 +626,10 @@ type server struct {
 	once    sync.Once
 }
 
-// startServer starts tinyforge with its data in dataDir and its output
-// appended to dataDir.log; the start time is taken just before the exec.
-func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag, metricsFlag bool) (*server, error) {
+// startServer starts o.tinyforge with its data in dataDir and its output
+// appended to dataDir.log, with the flags o found it takes; the start time
+// is taken just before the exec.
+func startServer(o options, dataDir string, p ports) (*server, error) {
 	logPath := dataDir + ".log"
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -641,24 +642,24 @@ func startServer(bin, dataDir string, p ports, proxyFlag, ingressFlag, metricsFl
 		"--secure-port", strconv.Itoa(p.secure),
 		"--etcd-client-port", strconv.Itoa(p.etcdClient),
 		"--etcd-peer-port", strconv.Itoa(p.etcdPeer)}
-	if proxyFlag {
+	if o.proxyFlag {
 		args = append(args, "--proxy-http-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.proxy)))
 	}
-	if ingressFlag {
+	if o.ingressFlag {
 		// Any free loopback port: the ingress's default, :8090 on every
 		// interface, would clash between servers started at once.
 		args = append(args, "--ingress-address", "127.0.0.1:0")
 	}
-	if metricsFlag {
+	if o.metricsFlag {
 		args = append(args, "--metrics-bind-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.metrics)))
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(o.tinyforge, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
 	s := &server{cmd: cmd, dataDir: dataDir, ports: p, logPath: logPath, exited: make(chan struct{})}
 	s.started = time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, fmt.Errorf("starting %s: %w", o.tinyforge, err)
 	}
 	go func() {
 		s.waitErr = cmd.Wait()
