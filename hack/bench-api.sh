@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-api.sh [benchapi flags]: measure a TinyForge server on this machine
-# (readiness time, idle RSS, API Event creates/s, raw embedded-etcd puts/s)
+# (readiness time, idle RSS, API Event creates/s of the whole server and of
+# the API server alone, raw embedded-etcd puts/s)
 # and print the figures next to their targets. `make bench` builds
 # bin/tinyforge first; extra arguments go to hack/benchapi, for example
 #   hack/bench-api.sh -creates 10000 -idle 10s -conns per-client

@@ -4,9 +4,13 @@
 //  1. the time from process start to /readyz ok, on fresh data directories
 //     and once more on a second start of the same data directory;
 //  2. the server's idle RSS with no Events and with -rss-events Events;
-//  3. Event creates per second through the API with -concurrency clients;
+//  3. Event creates per second through the API with -concurrency clients,
+//     while the Event controller dispatches them, and how long it takes to
+//     catch up;
 //  4. raw puts per second into the server's own embedded etcd with the same
-//     concurrency, and the ratio of the two.
+//     concurrency, and the ratio of the two;
+//  5. the creates again on `tinyforge apiserver`, the API server alone on
+//     the same data directory, with no controller competing for the CPUs.
 //
 // Beside each figure it prints what explains it: RSS split into anonymous
 // and file-backed pages, the Go heap; for each load phase the CPU used by the
@@ -211,7 +215,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	} else {
 		b.rep.info("shutdown after SIGTERM", fmtDur(d))
 	}
-	return nil
+	return b.apiAlone(ctx)
 }
 
 // bench is one benchmark run: its options, its report and, once started,
@@ -224,6 +228,8 @@ type bench struct {
 	restCfg *rest.Config
 	etcd    etcdEndpoint
 	clients []dynamic.ResourceInterface
+	// etcdRate is the raw etcd puts/s measured on the whole server.
+	etcdRate float64
 }
 
 // startup measures readiness on o.starts fresh data directories, then
@@ -262,7 +268,7 @@ func (b *bench) startup(ctx context.Context, root string) error {
 	b.rep.check(fmt.Sprintf("ready, fresh, median of %d", len(fresh)), fmtDur(med), "<= "+fmtDur(targetReady), med <= targetReady)
 
 	progress("starting again on the data dir of the first fresh start")
-	srv, err := startServer(b.o, first.dir, first.ports)
+	srv, err := startServer(b.o, partServer, first.dir, first.ports)
 	if err != nil {
 		return err
 	}
@@ -305,7 +311,7 @@ func (b *bench) freshStart(ctx context.Context, root string, n int) (dir string,
 
 // startStop starts a server on dir, waits for /readyz and stops it again.
 func (b *bench) startStop(ctx context.Context, dir string, p ports) (time.Duration, error) {
-	srv, err := startServer(b.o, dir, p)
+	srv, err := startServer(b.o, partServer, dir, p)
 	if err != nil {
 		return 0, err
 	}
@@ -346,7 +352,7 @@ func (b *bench) load(ctx context.Context) error {
 			return err
 		}
 	}
-	apiRate, created, err := b.apiCreates(ctx)
+	apiRate, created, err := b.apiCreates(ctx, "API Event creates/s, whole server", "bench", b.o.cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -362,7 +368,8 @@ func (b *bench) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.rep.info("ratio API creates / etcd puts", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
+	b.etcdRate = etcdRate
+	b.rep.info("ratio API creates / etcd puts, whole server", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
 	return nil
 }
 
@@ -406,22 +413,24 @@ func (b *bench) idleRSS(ctx context.Context, events int) error {
 	return nil
 }
 
-// apiCreates creates o.creates Events through the API and reports the rate;
-// it returns the rate and how long the creates took.
-func (b *bench) apiCreates(ctx context.Context) (float64, time.Duration, error) {
-	if b.o.cpuProfile != "" {
-		done := b.profileInBackground(ctx)
+// apiCreates creates o.creates Events named prefix-N through the API and
+// reports the rate under label, with a CPU profile of the server written to
+// cpuProfile unless it is empty; it returns the rate and how long the
+// creates took.
+func (b *bench) apiCreates(ctx context.Context, label, prefix, cpuProfile string) (float64, time.Duration, error) {
+	if cpuProfile != "" {
+		done := b.profileInBackground(ctx, cpuProfile)
 		defer done()
 	}
 	before := b.snapshot(ctx)
 	progress("creating %d Events with %d clients", b.o.creates, b.o.concurrency)
-	res := runLoad(ctx, b.o.creates, b.o.concurrency, b.o.loadTimeout, createEvent(b.clients, "bench"))
+	res := runLoad(ctx, b.o.creates, b.o.concurrency, b.o.loadTimeout, createEvent(b.clients, prefix))
 	if err := cmp.Or(b.srv.alive(), res.err()); err != nil {
 		return 0, 0, fmt.Errorf("API creates: %w", err)
 	}
 	after := b.snapshot(ctx)
 	rate := res.rate()
-	b.rep.check(fmt.Sprintf("API Event creates/s (%d, %d clients)", b.o.creates, b.o.concurrency),
+	b.rep.check(fmt.Sprintf("%s (%d, %d clients)", label, b.o.creates, b.o.concurrency),
 		fmt.Sprintf("%.0f/s", rate), fmt.Sprintf(">= %d/s", targetCreatesPS), rate >= targetCreatesPS)
 	b.rep.info("  client latency p50 / p99 / max", res.latencies())
 	b.phaseDetails(before, after, res)
@@ -433,6 +442,37 @@ func (b *bench) apiCreates(ctx context.Context) (float64, time.Duration, error) 
 	}
 	b.rep.info("  server log written", fmt.Sprintf("%d bytes", after.log-before.log))
 	return rate, res.elapsed, nil
+}
+
+// apiAlone restarts the stopped server's data dir as `tinyforge apiserver`
+// and measures the same creates again: the API's own write path with no
+// controller competing for the CPUs, as DESIGN.md's prototype API server
+// was measured. The whole server's figure is lower by what the Event
+// controller's dispatch takes meanwhile. (The same data dir, not a fresh
+// one: the API server delays creates of a custom resource for 2s after its
+// CRD is first established.)
+func (b *bench) apiAlone(ctx context.Context) error {
+	progress("starting the API server alone on the same data dir")
+	srv, err := startServer(b.o, partAPIServer, b.srv.dataDir, b.srv.ports)
+	if err != nil {
+		return err
+	}
+	b.srv = srv
+	if _, err := srv.waitReady(ctx, b.o.readyTimeout); err != nil {
+		return fmt.Errorf("tinyforge apiserver: %w", err)
+	}
+	if err := b.connect(); err != nil {
+		return err
+	}
+	rate, _, err := b.apiCreates(ctx, "API Event creates/s, API server alone", "alone", "")
+	if err != nil {
+		return err
+	}
+	b.rep.info("ratio API creates / etcd puts, API server alone", fmt.Sprintf("%.2f (%.0f%%)", rate/b.etcdRate, 100*rate/b.etcdRate))
+	if _, err := srv.stop(); err != nil {
+		b.rep.note("stopping the API server: %v", err)
+	}
+	return nil
 }
 
 // awaitDispatch waits until the Event controller has handled every Event
@@ -558,18 +598,18 @@ func (b *bench) phaseDetails(before, after snapshot, res loadResult) {
 		(n1-n0)/float64(max(1, res.ok)), fmtDur(meanDelta(before.etcd, after.etcd, fsync, nil))))
 }
 
-// profileInBackground starts fetching a CPU profile of the server; the
-// returned func waits for it and notes the outcome.
-func (b *bench) profileInBackground(ctx context.Context) (wait func()) {
+// profileInBackground starts fetching a CPU profile of the server into
+// path; the returned func waits for it and notes the outcome.
+func (b *bench) profileInBackground(ctx context.Context, path string) (wait func()) {
 	profiled := make(chan error, 1)
 	go func() {
-		profiled <- cpuProfile(ctx, b.apiMetricsClient(), b.restCfg.Host, b.o.profileFor, b.o.cpuProfile)
+		profiled <- cpuProfile(ctx, b.apiMetricsClient(), b.restCfg.Host, b.o.profileFor, path)
 	}()
 	return func() {
 		if err := <-profiled; err != nil {
 			b.rep.note("CPU profile: %v", err)
 		} else {
-			b.rep.note("CPU profile of the server during the creates: %s (go tool pprof %s %s)", b.o.cpuProfile, b.o.tinyforge, b.o.cpuProfile)
+			b.rep.note("CPU profile of the server during the creates: %s (go tool pprof %s %s)", path, b.o.tinyforge, path)
 		}
 	}
 }
@@ -614,7 +654,14 @@ func freePorts() (ports, error) {
 	return ports{secure: nums[0], etcdClient: nums[1], etcdPeer: nums[2], proxy: nums[3], metrics: nums[4]}, nil
 }
 
-// server is a running `tinyforge server` process.
+// The parts of TinyForge the benchmark starts: the whole server, and the
+// API server alone.
+const (
+	partServer    = "server"
+	partAPIServer = "apiserver"
+)
+
+// server is a running `tinyforge server` or `tinyforge apiserver` process.
 type server struct {
 	cmd     *exec.Cmd
 	dataDir string
@@ -626,31 +673,31 @@ type server struct {
 	once    sync.Once
 }
 
-// startServer starts o.tinyforge with its data in dataDir and its output
-// appended to dataDir.log, with the flags o found it takes; the start time
-// is taken just before the exec.
-func startServer(o options, dataDir string, p ports) (*server, error) {
+// startServer starts `o.tinyforge part` with its data in dataDir and its
+// output appended to dataDir.log, with the flags o found the whole server
+// takes; the start time is taken just before the exec.
+func startServer(o options, part, dataDir string, p ports) (*server, error) {
 	logPath := dataDir + ".log"
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening server log: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
-	args := []string{"server",
+	args := []string{part,
 		"--data-dir", dataDir,
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(p.secure),
 		"--etcd-client-port", strconv.Itoa(p.etcdClient),
 		"--etcd-peer-port", strconv.Itoa(p.etcdPeer)}
-	if o.proxyFlag {
+	if part == partServer && o.proxyFlag {
 		args = append(args, "--proxy-http-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.proxy)))
 	}
-	if o.ingressFlag {
+	if part == partServer && o.ingressFlag {
 		// Any free loopback port: the ingress's default, :8090 on every
 		// interface, would clash between servers started at once.
 		args = append(args, "--ingress-address", "127.0.0.1:0")
 	}
-	if o.metricsFlag {
+	if part == partServer && o.metricsFlag {
 		args = append(args, "--metrics-bind-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.metrics)))
 	}
 	cmd := exec.Command(o.tinyforge, args...)
