@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap/zapcore"
 	"k8s.io/klog/v2"
 
 	"github.com/tinyforge/tinyforge/internal/memory"
@@ -30,6 +30,8 @@ const (
 type EmbeddedEtcd struct {
 	etcd      *embed.Etcd
 	ClientURL string
+	// closing quiets the errors etcd logs as Close stops its listeners.
+	closing *atomic.Bool
 }
 
 // StartEmbeddedEtcd starts a single-member etcd with data in dir and clients
@@ -38,7 +40,12 @@ func StartEmbeddedEtcd(ctx context.Context, dir string, clientPort, peerPort int
 	cfg := embed.NewConfig()
 	cfg.Name = "tinyforge"
 	cfg.Dir = filepath.Join(dir, "etcd")
-	cfg.LogLevel = zapcore.ErrorLevel.String()
+	closing := new(atomic.Bool)
+	lg, err := newEtcdLogger(closing)
+	if err != nil {
+		return nil, fmt.Errorf("building etcd's logger: %w", err)
+	}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	clientURL := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort))}
 	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))}
 	cfg.ListenClientUrls = []url.URL{clientURL}
@@ -68,16 +75,20 @@ func StartEmbeddedEtcd(ctx context.Context, dir string, clientPort, peerPort int
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd in %s: %w", cfg.Dir, err)
 	}
+	stop := func() {
+		closing.Store(true)
+		e.Close()
+	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		e.Close()
+		stop()
 		return nil, fmt.Errorf("embedded etcd failed: %w", err)
 	case <-time.After(etcdReadyTimeout):
-		e.Close()
+		stop()
 		return nil, fmt.Errorf("embedded etcd not ready after %s", etcdReadyTimeout)
 	case <-ctx.Done():
-		e.Close()
+		stop()
 		return nil, ctx.Err()
 	}
 	// etcd maps its database with MAP_POPULATE, the unwritten part of the
@@ -88,11 +99,12 @@ func StartEmbeddedEtcd(ctx context.Context, dir string, clientPort, peerPort int
 	} else if n > 0 {
 		klog.FromContext(ctx).V(1).Info("Released the unwritten pages of etcd's database", "path", db, "bytes", n)
 	}
-	return &EmbeddedEtcd{etcd: e, ClientURL: clientURL.String()}, nil
+	return &EmbeddedEtcd{etcd: e, ClientURL: clientURL.String(), closing: closing}, nil
 }
 
 // Close stops etcd and waits for it to release its data directory.
 func (e *EmbeddedEtcd) Close() {
+	e.closing.Store(true)
 	e.etcd.Close()
 	<-e.etcd.Server.StopNotify()
 }

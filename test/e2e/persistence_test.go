@@ -68,6 +68,13 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 		t.Fatalf("SIGTERM: exit = %v, want a clean exit", err)
 	}
 	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	// A first start and a clean stop: the embedded etcd, whose lines are
+	// the JSON ones, logged no error.
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"error"`) {
+			t.Errorf("etcd logged an error in a first start and a clean stop: %s", line)
+		}
+	}
 
 	s2 := runServer(t, s.DataDir, s.Args)
 	if s2.Admin.BearerToken != token {
