@@ -104,11 +104,13 @@ func (o *Options) Complete() error {
 	ss := o.CRD.RecommendedOptions.SecureServing
 	ss.ServerCert.CertDirectory = filepath.Join(o.DataDir, "tls")
 	ss.ServerCert.PairName = "apiserver"
-	if err := o.CRD.Complete(); err != nil {
+	// Fix the effective version and feature gates now that flags are
+	// parsed, before anything reads them (completing the options would
+	// otherwise fix them itself, with a warning on every start).
+	if err := o.CRD.ServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		return err
 	}
-	// Fix the effective version and feature gates now that flags are parsed.
-	return o.CRD.ServerRunOptions.ComponentGlobalsRegistry.Set()
+	return o.CRD.Complete()
 }
 
 // Validate reports every invalid option at once.

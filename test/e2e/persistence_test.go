@@ -69,10 +69,14 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 	}
 	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 	// A first start and a clean stop: the embedded etcd, whose lines are
-	// the JSON ones, logged no error.
+	// the JSON ones, logged no error, and the flags were applied before
+	// the API server's options read them.
 	for _, line := range strings.Split(s.logs.String(), "\n") {
 		if strings.Contains(line, `"level":"error"`) {
 			t.Errorf("etcd logged an error in a first start and a clean stop: %s", line)
+		}
+		if strings.Contains(line, "SetFallback") {
+			t.Errorf("feature gates were read before the flags were applied: %s", line)
 		}
 	}
 
