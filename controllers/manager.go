@@ -197,6 +197,13 @@ func NewManager(cfg *rest.Config, o *Options) (manager.Manager, error) {
 		// managers in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	}
+	if o.LeaderElect {
+		lock, err := newLeaseLock(cfg, o)
+		if err != nil {
+			return nil, err
+		}
+		mo.LeaderElectionResourceLockInterface = lock
+	}
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("creating controller manager: %w", err)

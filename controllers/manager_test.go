@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,11 @@ func fastElection() *controllers.Options {
 }
 
 type runningManager struct {
+	t      *testing.T
 	mgr    manager.Manager
 	cancel context.CancelFunc
-	done   chan error
+	// done is closed when Start returns.
+	done chan struct{}
 }
 
 func startManager(t *testing.T, s *apiservertest.Server) *runningManager {
@@ -37,17 +40,25 @@ func startManager(t *testing.T, s *apiservertest.Server) *runningManager {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningManager{mgr: mgr, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- mgr.Start(ctx) }()
+	r := &runningManager{t: t, mgr: mgr, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
 	t.Cleanup(r.stop)
 	return r
 }
 
+// stop cancels the manager and waits for it to return; calling it again
+// (the test, then its cleanup) returns at once.
 func (r *runningManager) stop() {
 	r.cancel()
 	select {
 	case <-r.done:
 	case <-time.After(30 * time.Second):
+		r.t.Errorf("the manager did not return within 30s of its context ending")
 	}
 }
 
@@ -103,8 +114,34 @@ func TestLeaderElectionFailover(t *testing.T) {
 	if err != nil {
 		t.Fatalf("standby did not take over after the leader stopped: %v", err)
 	}
-	if now := holder(); now == first || !strings.Contains(now, "_") {
+	now := holder()
+	if now == first || !strings.Contains(now, "_") {
 		t.Errorf("Lease holder = %q after failover, want a new identity (was %q)", now, first)
+	}
+
+	// Both hand-overs are on record as the Lease's Events; the leader's
+	// last one was written before its manager returned.
+	leaseEvents := func() []string {
+		list, err := kube.CoreV1().Events(controllers.NewOptions().LeaderElectionNamespace).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range list.Items {
+			if e.InvolvedObject.Kind == "Lease" && e.InvolvedObject.Name == controllers.LeaderElectionID && e.Reason == "LeaderElection" {
+				got = append(got, e.Message)
+			}
+		}
+		return got
+	}
+	if got := leaseEvents(); !slices.Contains(got, first+" became leader") || !slices.Contains(got, first+" stopped leading") {
+		t.Errorf("the Lease's Events once its first leader stopped = %q, want %q and %q", got, first+" became leader", first+" stopped leading")
+	}
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return slices.Contains(leaseEvents(), now+" became leader"), nil
+	})
+	if err != nil {
+		t.Errorf("no Event says %q: %q", now+" became leader", leaseEvents())
 	}
 }
 

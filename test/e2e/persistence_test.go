@@ -11,7 +11,13 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/tinyforge/tinyforge/controllers"
+	"github.com/tinyforge/tinyforge/internal/apiserver"
 	"github.com/tinyforge/tinyforge/internal/apiserver/apiservertest"
 )
 
@@ -62,6 +68,14 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 	}
 	before := resourceVersions(t, s)
 	token := s.Admin.BearerToken
+	var leader string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		leader = leaseEvent(t, s, " became leader")
+		return leader != "", nil
+	})
+	if err != nil {
+		t.Fatalf("the controllers never took their Lease: %v", err)
+	}
 
 	start := time.Now()
 	if err := s.terminate(); err != nil {
@@ -78,6 +92,9 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 		if strings.Contains(line, "SetFallback") {
 			t.Errorf("feature gates were read before the flags were applied: %s", line)
 		}
+		if strings.Contains(line, "Unable to write event") {
+			t.Errorf("an Event was lost at shutdown: %s", line)
+		}
 	}
 
 	s2 := runServer(t, s.DataDir, s.Args)
@@ -93,6 +110,32 @@ func TestRestartKeepsEveryObject(t *testing.T) {
 	if got := s2.forgectl(t, "get", "configmap/settings", "-n", "persist", "-o", "jsonpath={.data.greeting}"); got != "hello" {
 		t.Errorf("configmap data after restart = %q", got)
 	}
+	// The stopped server's controllers let go of their Lease, and said so
+	// while the API was still there to record it.
+	if got := leaseEvent(t, s2, " stopped leading"); got != leader {
+		t.Errorf("the Lease's \"stopped leading\" Event names %q, want the stopped server's controllers, %q", got, leader)
+	}
+}
+
+// leaseEvent returns the identity in the controllers' Lease's newest
+// LeaderElection Event whose message ends with suffix, or "".
+func leaseEvent(t *testing.T, s *server, suffix string) string {
+	t.Helper()
+	list, err := kubernetes.NewForConfigOrDie(s.Admin).CoreV1().Events(apiserver.SystemNamespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing Events: %v", err)
+	}
+	var newest *corev1.Event
+	for i, e := range list.Items {
+		if e.InvolvedObject.Kind == "Lease" && e.InvolvedObject.Name == controllers.LeaderElectionID &&
+			strings.HasSuffix(e.Message, suffix) && (newest == nil || newest.LastTimestamp.Before(&e.LastTimestamp)) {
+			newest = &list.Items[i]
+		}
+	}
+	if newest == nil {
+		return ""
+	}
+	return strings.TrimSuffix(newest.Message, suffix)
 }
 
 // startEtcd runs a real etcd (etcd's own main package) on free loopback
