@@ -8,6 +8,8 @@ import (
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/tinyforge/tinyforge/controllers"
 )
 
 // NewCommand returns the tinyforge root command.
@@ -25,8 +27,9 @@ Talk to it with forgectl, kubectl or any Kubernetes client.`,
 	root.SetOut(out)
 	root.SetErr(errOut)
 	// controller-runtime logs (reconcile errors among them) through klog,
-	// like the rest of the process, instead of dropping them.
-	ctrllog.SetLogger(klog.NewKlogr())
+	// like the rest of the process, instead of dropping them; a clean
+	// stop's release of the Lease is not an error.
+	ctrllog.SetLogger(controllers.QuietDeliberateRelease(klog.NewKlogr()))
 	root.AddCommand(
 		newServerCommand(out, errOut),
 		newAPIServerCommand(out, errOut),
