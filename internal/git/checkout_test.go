@@ -209,15 +209,28 @@ func TestCheckoutTimeout(t *testing.T) {
 	t.Logf("returned after %v: %v", took.Round(time.Millisecond), err)
 }
 
-func TestLsRemote(t *testing.T) {
-	t.Parallel()
-	r := newRepo(t)
-	first := gitCmd(t, r.work, "rev-parse", "HEAD")
+// refsRepo is a served repository with refs of every kind. At the first
+// commit: an annotated tag v1, a lightweight tag light, a branch
+// release/1.0 and a branch whose name ends in /refs/heads/main, which
+// ls-remote's patterns main and refs/heads/main list too. At the second:
+// main.
+func refsRepo(t *testing.T) (r *testRepo, first, second string) {
+	t.Helper()
+	r = newRepo(t)
+	first = gitCmd(t, r.work, "rev-parse", "HEAD")
 	gitCmd(t, r.work, "tag", "--annotate", "-m", "one", "v1")
 	gitCmd(t, r.work, "tag", "light")
+	gitCmd(t, r.work, "branch", "release/1.0")
+	gitCmd(t, r.work, "branch", "mirror/refs/heads/main")
 	r.write("index.html", "v2\n")
-	second := r.commit("second")
+	second = r.commit("second")
 	r.push()
+	return r, first, second
+}
+
+func TestLsRemote(t *testing.T) {
+	t.Parallel()
+	r, first, second := refsRepo(t)
 	tests := []struct {
 		name   string
 		ref    string
@@ -253,17 +266,7 @@ func TestLsRemote(t *testing.T) {
 // leaves out those the repository does not have.
 func TestLsRemoteRefs(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	first := gitCmd(t, r.work, "rev-parse", "HEAD")
-	gitCmd(t, r.work, "tag", "--annotate", "-m", "one", "v1")
-	gitCmd(t, r.work, "tag", "light")
-	gitCmd(t, r.work, "branch", "release/1.0")
-	// Ends in /refs/heads/main, so ls-remote's pattern refs/heads/main
-	// lists it too.
-	gitCmd(t, r.work, "branch", "mirror/refs/heads/main")
-	r.write("index.html", "v2\n")
-	second := r.commit("second")
-	r.push()
+	r, first, second := refsRepo(t)
 	tests := []struct {
 		name   string
 		url    string
