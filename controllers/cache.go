@@ -8,8 +8,9 @@ import (
 	tinyforgev1alpha1 "github.com/tinyforge/tinyforge/api/v1alpha1"
 )
 
-// stripManagedFields is the cache's default transform.
-func stripManagedFields(obj any) (any, error) { return cache.TransformStripManagedFields()(obj) }
+// stripManagedFields is the cache's default transform, built once: the
+// cache calls it for every object it stores.
+var stripManagedFields = cache.TransformStripManagedFields()
 
 // cacheOptions configures the manager's informer cache. It drops
 // managedFields from every cached object: no controller reads them, and on
