@@ -369,7 +369,7 @@ func (b *bench) load(ctx context.Context) error {
 		return err
 	}
 	b.etcdRate = etcdRate
-	b.rep.info("ratio API creates / etcd puts, whole server", fmt.Sprintf("%.2f (%.0f%%)", apiRate/etcdRate, 100*apiRate/etcdRate))
+	b.rep.info("ratio API creates / etcd puts, whole server", fmtRatio(apiRate, etcdRate))
 	return nil
 }
 
@@ -468,7 +468,7 @@ func (b *bench) apiAlone(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.rep.info("ratio API creates / etcd puts, API server alone", fmt.Sprintf("%.2f (%.0f%%)", rate/b.etcdRate, 100*rate/b.etcdRate))
+	b.rep.info("ratio API creates / etcd puts, API server alone", fmtRatio(rate, b.etcdRate))
 	if _, err := srv.stop(); err != nil {
 		b.rep.note("stopping the API server: %v", err)
 	}
@@ -1369,3 +1369,5 @@ func cpuShare(used time.Duration, r loadResult) string {
 }
 
 func fmtMiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func fmtRatio(a, b float64) string { return fmt.Sprintf("%.2f (%.0f%%)", a/b, 100*a/b) }

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tinyforge/tinyforge/plugins"
-
 	"github.com/tinyforge/tinyforge/internal/git/gittest"
+	"github.com/tinyforge/tinyforge/plugins"
 )
 
 // A token from the secretRef Secret authenticates to an https repository;
