@@ -53,7 +53,7 @@ func Checkout(ctx context.Context, url, ref, dir string, opts ...Option) (commit
 		return "", err
 	}
 	if _, err := r.run(ctx, dir, "fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules",
-		"--", url, want); err != nil {
+		"--", remoteURL(url), want); err != nil {
 		return "", notFound(err, ref)
 	}
 	commit, err = r.run(ctx, dir, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
@@ -154,7 +154,7 @@ func lsRemote(ctx context.Context, url string, patterns []string, opts []Option)
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	args := make([]string, 0, 3+2*len(patterns))
-	args = append(args, "ls-remote", "--", url)
+	args = append(args, "ls-remote", "--", remoteURL(url))
 	for _, p := range patterns {
 		args = append(args, p, p+"^{}")
 	}
@@ -209,7 +209,7 @@ func FindCommit(ctx context.Context, url, ref, prefix string, opts ...Option) (s
 	// A named remote marked as a promisor may fetch commits without their
 	// trees; a server that does not filter sends everything instead.
 	for _, kv := range [][2]string{
-		{"remote.origin.url", url},
+		{"remote.origin.url", remoteURL(url)},
 		{"remote.origin.promisor", "true"},
 		{"remote.origin.partialclonefilter", "tree:0"},
 	} {

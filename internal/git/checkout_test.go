@@ -14,8 +14,8 @@ import (
 )
 
 // Checkout fetches exactly the commit a branch, tag, full ref, commit ID or
-// the remote HEAD names, shallowly, from a bare repository over file://,
-// git daemon and smart HTTP.
+// the remote HEAD names, shallowly, from a bare repository by local path,
+// over file://, git daemon and smart HTTP.
 func TestCheckout(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
@@ -38,6 +38,7 @@ func TestCheckout(t *testing.T) {
 		name string
 		url  string
 	}{
+		{"local path", r.bare},
 		{"file", r.url()},
 		{"git daemon", daemon + "/site.git"},
 		{"smart http", web + "/site.git"},
@@ -109,7 +110,7 @@ func TestCheckoutErrors(t *testing.T) {
 		{name: "refspec as ref", url: r.url(), ref: "main:refs/heads/x", wantIs: ErrInvalidRef},
 		{name: "remote helper", url: "ext::sh -c touch% " + marker, ref: "main", wantIs: ErrInvalidURL},
 		{name: "option as URL", url: "--upload-pack=touch " + marker, ref: "main", wantIs: ErrInvalidURL},
-		{name: "local path", url: r.bare, ref: "main", wantIs: ErrInvalidURL},
+		{name: "relative path", url: "site.git", ref: "main", wantIs: ErrInvalidURL},
 		{name: "non-empty directory", url: r.url(), ref: "main", dir: nonEmpty, wantMsg: "not empty"},
 	}
 	for _, tt := range tests {
@@ -260,6 +261,9 @@ func TestLsRemote(t *testing.T) {
 			}
 		})
 	}
+	if got, err := LsRemote(t.Context(), r.bare, "main"); err != nil || got != second {
+		t.Errorf("LsRemote(local path) = %q, %v; want %s", got, err, second)
+	}
 }
 
 // LsRemoteRefs resolves several full refs with one ls-remote, exactly, and
@@ -385,6 +389,9 @@ func TestFindCommit(t *testing.T) {
 				t.Errorf("FindCommit = %q, %v; want %s", got, err, tt.want)
 			}
 		})
+	}
+	if got, err := FindCommit(t.Context(), r.bare, "main", first[:12]); err != nil || got != first {
+		t.Errorf("FindCommit(local path) = %q, %v; want %s", got, err, first)
 	}
 	if _, err := FindCommit(t.Context(), r.url(), "main", "ab"); err == nil {
 		t.Error("FindCommit accepted a 2-digit prefix")

@@ -25,13 +25,14 @@ const (
 )
 
 // Schemes lists the URL schemes a repository URL may have. Besides them,
-// scp-like addresses (git@host:path, which git reaches over ssh) are
-// accepted.
-var Schemes = []string{"https", "http", "ssh", "git", "file"}
+// scp-like addresses (git@host:path, which git reaches over ssh) and
+// absolute local paths are accepted.
+var Schemes = []string{"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
 
 // ValidateURL checks that rawURL is a repository URL git may fetch from:
 // scheme://[user@]host/path with one of Schemes (file:///path has no host),
-// or an scp-like [user@]host:path. It refuses remote-helper addresses
+// an scp-like [user@]host:path, or an absolute local path (/srv/git/site.git,
+// which git reads as it is, with no escapes). It refuses remote-helper addresses
 // (ext::…, which run commands), anything that git could read as an option,
 // whitespace, and passwords written into the URL (credentials belong in a
 // Secret). The error never quotes the URL's user information.
@@ -48,13 +49,16 @@ func ValidateURL(rawURL string) error {
 	case isHelperAddress(rawURL):
 		return fmt.Errorf("%w: remote helper addresses (<transport>::<address>) are not allowed", ErrInvalidURL)
 	}
-	if i := strings.Index(rawURL, "://"); i >= 0 {
+	if strings.HasPrefix(rawURL, "/") {
+		return nil
+	}
+	if strings.Contains(rawURL, "://") {
 		return validateSchemeURL(rawURL)
 	}
 	// scp-like: [user@]host:path, with no slash before the colon.
 	colon := strings.IndexByte(rawURL, ':')
 	if colon < 0 || strings.Contains(rawURL[:colon], "/") {
-		return fmt.Errorf("%w: must be scheme://host/path (%s) or user@host:path; local paths are written file:///path",
+		return fmt.Errorf("%w: must be scheme://host/path (%s), user@host:path or an absolute local path",
 			ErrInvalidURL, strings.Join(Schemes, ", "))
 	}
 	host := rawURL[:colon]
@@ -70,6 +74,16 @@ func ValidateURL(rawURL string) error {
 		return fmt.Errorf("%w: user@host:path has no path", ErrInvalidURL)
 	}
 	return nil
+}
+
+// remoteURL is rawURL, which ValidateURL accepted, as git is given it: the
+// git+ssh:// and ssh+git:// schemes, which git deprecates and reads case
+// sensitively, become ssh://, the same transport.
+func remoteURL(rawURL string) string {
+	if scheme, rest, ok := strings.Cut(rawURL, "://"); ok && (strings.EqualFold(scheme, "git+ssh") || strings.EqualFold(scheme, "ssh+git")) {
+		return "ssh://" + rest
+	}
+	return rawURL
 }
 
 func validateSchemeURL(rawURL string) error {

@@ -19,6 +19,10 @@ func TestValidateURL(t *testing.T) {
 		{name: "git daemon", url: "git://127.0.0.1:9418/site.git"},
 		{name: "file", url: "file:///srv/git/site.git"},
 		{name: "scp-like", url: "git@github.com:acme/site.git"},
+		{name: "local path", url: "/srv/git/site.git"},
+		{name: "local path with a colon", url: "/srv/git/a:b"},
+		{name: "git+ssh", url: "git+ssh://git@github.com/acme/site.git"},
+		{name: "ssh+git", url: "SSH+GIT://git@github.com/acme/site.git"},
 		{name: "empty", url: "", wantErr: "empty"},
 		{name: "password", url: "https://user:hunter2@github.com/acme/site.git", wantErr: "password"},
 		{name: "unknown scheme", url: "ftp://example.com/site.git", wantErr: "scheme"},
@@ -29,8 +33,8 @@ func TestValidateURL(t *testing.T) {
 		{name: "ssh host as option", url: "ssh://-oProxyCommand=id/x", wantErr: "host starts with '-'"},
 		{name: "scp host as option", url: "-oProxyCommand=id:x", wantErr: "starts with '-'"},
 		{name: "scp user and host as option", url: "git@-oProxyCommand=id:x", wantErr: "host starts with '-'"},
-		{name: "local path", url: "/srv/git/site.git", wantErr: "file:///path"},
-		{name: "relative path", url: "site.git", wantErr: "file:///path"},
+		{name: "relative path", url: "site.git", wantErr: "absolute local path"},
+		{name: "relative path with a slash", url: "git/site.git", wantErr: "absolute local path"},
 		{name: "no host", url: "https:///acme/site", wantErr: "no host"},
 		{name: "file with host", url: "file://server/site.git", wantErr: "no host"},
 		{name: "file without path", url: "file://", wantErr: "no path"},
@@ -54,6 +58,22 @@ func TestValidateURL(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// The schemes git deprecates reach git as ssh://; every other URL as it is.
+func TestRemoteURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"git+ssh://git@example.com/mike/diaspora": "ssh://git@example.com/mike/diaspora",
+		"Ssh+Git://example.com:2222/a/b.git":      "ssh://example.com:2222/a/b.git",
+		"ssh://git@example.com/a/b.git":           "ssh://git@example.com/a/b.git",
+		"https://example.com/git+ssh://x":         "https://example.com/git+ssh://x",
+		"/srv/git/a#b%c?d":                        "/srv/git/a#b%c?d",
+		"git@example.com:a/b.git":                 "git@example.com:a/b.git",
+	} {
+		if got := remoteURL(raw); got != want {
+			t.Errorf("remoteURL(%q) = %q, want %q", raw, got, want)
+		}
 	}
 }
 
@@ -130,13 +150,17 @@ func TestRedactURLs(t *testing.T) {
 func FuzzValidateURL(f *testing.F) {
 	for _, seed := range []string{
 		"https://github.com/a/b", "https://u:pw@h/x", "git@h:p", "file:///x", "ext::x", "ssh://-o/x",
-		"http://[::1]:80/x", "https://%zz", "a:b", "::", "-", "",
+		"http://[::1]:80/x", "https://%zz", "a:b", "::", "-", "", "/srv/x", "git+ssh://h/x", "SSH+GIT://-x/y",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, url string) {
 		err := ValidateURL(url)
 		if err == nil {
+			// What git is given cannot be read as an option or a helper.
+			if r := remoteURL(url); strings.HasPrefix(r, "-") || isHelperAddress(r) || strings.IndexFunc(r, isSpaceOrControl) >= 0 {
+				t.Fatalf("ValidateURL accepted %q, which reaches git as %q", url, r)
+			}
 			return
 		}
 		if !errors.Is(err, ErrInvalidURL) {

@@ -50,9 +50,9 @@ type Config struct {
 
 // GitSource is where in which repository the site is.
 type GitSource struct {
-	// url of the repository, as git clone takes it: https://, ssh://,
-	// git:// or file:// URLs, or user@host:path. It holds no password;
-	// credentials go in secretRef.
+	// url of the repository, as git clone takes it: an https://, http://,
+	// ssh://, git:// or file:// URL, user@host:path, or an absolute local
+	// path. It holds no password; credentials go in secretRef.
 	URL string `json:"url"`
 	// ref is the branch, tag or full commit ID to serve; the remote's
 	// HEAD (its default branch) by default. A git trigger's push overrides

@@ -30,7 +30,7 @@ const schemaJSON = `{
           "type": "string",
           "minLength": 1,
           "maxLength": 2048,
-          "description": "Repository URL as git clone takes it: https://, ssh://, git:// or file:// URLs, or user@host:path. No password: credentials go in secretRef."
+          "description": "Repository URL as git clone takes it: an https://, http://, ssh://, git:// or file:// URL, user@host:path, or an absolute local path. No password: credentials go in secretRef."
         },
         "ref": {
           "type": "string",

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 
+	gitcli "github.com/tinyforge/tinyforge/internal/git"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
@@ -166,6 +167,11 @@ func (s *settings) validateURL(p *field.Path) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, field.OmitValueType{}, err.Error())}
 	case err != nil:
 		return field.ErrorList{field.Invalid(p, s.URL, err.Error())}
+	}
+	// Match asks the repository through internal/git, which must take the
+	// URL too.
+	if err := gitcli.ValidateURL(s.URL); err != nil {
+		return field.ErrorList{field.Invalid(p, gitcli.DisplayURL(s.URL), err.Error())}
 	}
 	s.repo = u
 	return nil

@@ -42,6 +42,8 @@ func TestValidate(t *testing.T) {
 		{name: "duplicate key", config: `{"url":"/a","url":"/b"}`, want: []string{"spec.config.url FieldValueDuplicate"}},
 		{name: "relative url", config: `{"url":"web"}`, want: []string{"spec.config.url FieldValueInvalid"}},
 		{name: "url scheme", config: `{"url":"ftp://h/r"}`, want: []string{"spec.config.url FieldValueInvalid"}},
+		{name: "git+ssh", config: `{"url":"git+ssh://git@github.com/acme/web.git"}`},
+		{name: "remote helper address", config: `{"url":"ext::nc%20evil"}`, want: []string{"spec.config.url FieldValueInvalid"}},
 		{name: "url too long", config: `{"url":"/` + strings.Repeat("a", maxURLLength) + `"}`, want: []string{"spec.config.url FieldValueTooLong"}},
 		{
 			name:   "branches",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ func lsRemote(ctx context.Context, rawURL string, token []byte, refs ...string) 
 	asked := slices.DeleteFunc(slices.Clone(refs), func(ref string) bool {
 		return !strings.HasPrefix(ref, "refs/") || gitcli.ValidateRef(ref) != nil
 	})
-	got, err := gitcli.LsRemoteRefs(ctx, gitURL(rawURL), asked, opts...)
+	got, err := gitcli.LsRemoteRefs(ctx, rawURL, asked, opts...)
 	if err == nil {
 		return got, nil
 	}
@@ -61,22 +60,6 @@ func lsRemote(ctx context.Context, rawURL string, token []byte, refs ...string) 
 	default:
 		return nil, fmt.Errorf("git ls-remote %s: %w", rawURL, ge.Err)
 	}
-}
-
-// gitURL is a repository URL of the config as internal/git takes it, naming
-// the same repository: an absolute local path becomes a file:// URL (git
-// decodes its escapes), and the git+ssh and ssh+git schemes become ssh.
-func gitURL(raw string) string {
-	if strings.HasPrefix(raw, "/") {
-		return (&url.URL{Scheme: "file", Path: raw}).String()
-	}
-	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
-		switch strings.ToLower(scheme) {
-		case "git+ssh", "ssh+git":
-			return "ssh://" + rest
-		}
-	}
-	return raw
 }
 
 // gitMessage picks what git said went wrong from its stderr: the first

@@ -78,26 +78,6 @@ func TestLsRemote(t *testing.T) {
 	}
 }
 
-func TestGitURL(t *testing.T) {
-	tests := []struct{ raw, want string }{
-		{"https://github.com/acme/web.git", "https://github.com/acme/web.git"},
-		{"git@github.com:acme/web.git", "git@github.com:acme/web.git"},
-		{"file:///srv/git/web.git", "file:///srv/git/web.git"},
-		{"/srv/git/web.git", "file:///srv/git/web.git"},
-		{"/srv/git/a#b%c?d", "file:///srv/git/a%23b%25c%3Fd"},
-		{"git+ssh://git@example.com/mike/diaspora", "ssh://git@example.com/mike/diaspora"},
-		{"SSH+Git://example.com/mike/diaspora", "ssh://example.com/mike/diaspora"},
-	}
-	for _, tt := range tests {
-		if got := gitURL(tt.raw); got != tt.want {
-			t.Errorf("gitURL(%q) = %q, want %q", tt.raw, got, tt.want)
-		}
-		if err := gitcli.ValidateURL(gitURL(tt.raw)); err != nil {
-			t.Errorf("gitURL(%q) = %q, which internal/git refuses: %v", tt.raw, gitURL(tt.raw), err)
-		}
-	}
-}
-
 // A server that accepts and never answers makes ls-remote give up when the
 // context ends, instead of holding the caller.
 func TestLsRemoteGivesUp(t *testing.T) {
