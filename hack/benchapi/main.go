@@ -63,6 +63,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tinyforge/tinyforge/hack/internal/benchkit"
 )
 
 // Targets the figures are compared with.
@@ -918,35 +920,8 @@ func (s *server) logSize() int64 {
 	return fi.Size()
 }
 
-// logExcerpt returns the error lines of the server's log and its last
-// lines, each cut to a readable length, for error messages.
-func (s *server) logExcerpt() string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	var picked []string
-	panicAt := len(lines)
-	for i, l := range lines {
-		if strings.HasPrefix(l, "panic:") && panicAt == len(lines) {
-			panicAt = i
-		}
-		isErr := strings.HasPrefix(l, "E") || strings.HasPrefix(l, "F") ||
-			strings.Contains(l, `"level":"error"`) || strings.Contains(l, `"level":"fatal"`)
-		// A panic's message and the frames that raised it; else the tail.
-		if isErr || (i >= panicAt && i < panicAt+16) || (panicAt == len(lines) && i >= len(lines)-5) {
-			if len(l) > 300 {
-				l = l[:300] + "..."
-			}
-			picked = append(picked, "    "+l)
-		}
-	}
-	if len(picked) > 40 {
-		picked = picked[len(picked)-40:]
-	}
-	return strings.Join(picked, "\n")
-}
+// logExcerpt is what of the server's log explains a failure.
+func (s *server) logExcerpt() string { return benchkit.LogExcerpt(s.logPath) }
 
 // ---- API clients ----
 
@@ -1118,30 +1093,7 @@ func heapProfile(ctx context.Context, client *http.Client, base, path string) er
 // fetchProfile fetches /debug/pprof/NAME from the server within timeout and
 // writes it to path.
 func fetchProfile(ctx context.Context, client *http.Client, base, name string, timeout time.Duration, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	u := strings.TrimSuffix(base, "/") + "/debug/pprof/" + name
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetching the profile: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching the profile: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	return benchkit.FetchProfile(ctx, client, strings.TrimSuffix(base, "/")+"/debug/pprof/"+name, timeout, path)
 }
 
 // ---- etcd ----

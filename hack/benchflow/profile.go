@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/tinyforge/tinyforge/hack/internal/benchkit"
 )
 
 // profileServer starts fetching a CPU profile of the server, d long
@@ -37,28 +36,6 @@ func fetchProfile(ctx context.Context, cfg *rest.Config, secs int, path string) 
 	if err != nil {
 		return fmt.Errorf("building an HTTP client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+time.Minute)
-	defer cancel()
 	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), secs)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetching the profile: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching the profile: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	return benchkit.FetchProfile(ctx, client, u, time.Duration(secs)*time.Second+time.Minute, path)
 }

@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tinyforge/tinyforge/hack/internal/benchkit"
 )
 
 // Bounds on the server's start and stop.
@@ -223,26 +224,5 @@ func (s *server) stop() error {
 	return err
 }
 
-// logExcerpt returns the error lines of the server's log and its last
-// lines, each cut to a readable length, for error messages.
-func (s *server) logExcerpt() string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	var picked []string
-	for i, l := range lines {
-		isErr := strings.HasPrefix(l, "E") || strings.HasPrefix(l, "F") || strings.HasPrefix(l, "panic:")
-		if isErr || i >= len(lines)-5 {
-			if len(l) > 300 {
-				l = l[:300] + "..."
-			}
-			picked = append(picked, "    "+l)
-		}
-	}
-	if len(picked) > 30 {
-		picked = picked[len(picked)-30:]
-	}
-	return strings.Join(picked, "\n")
-}
+// logExcerpt is what of the server's log explains a failure.
+func (s *server) logExcerpt() string { return benchkit.LogExcerpt(s.logPath) }
