@@ -223,7 +223,7 @@ func createContainer(ctx context.Context, deps plugins.Deps, st *stack, s *servi
 	}
 	for _, a := range spec.networks[min(1, len(spec.networks)):] {
 		if err := deps.Docker.NetworkConnect(ctx, a.name, created.ID, a.endpoint); err != nil {
-			removeQuietly(ctx, deps, created.ID, name)
+			docker.RemoveQuietly(ctx, deps.Docker, deps.Log, created.ID, name, removeTimeout)
 			return instance{}, fmt.Errorf("connecting container %s to network %s: %w", name, a.name, err)
 		}
 	}
@@ -276,7 +276,7 @@ func removeAll(ctx context.Context, deps plugins.Deps, list []instance) ([]strin
 	)
 	for _, in := range list {
 		wg.Go(func() {
-			err := stopAndRemove(ctx, deps.Docker, in.ID)
+			err := docker.StopAndRemove(ctx, deps.Docker, in.ID)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -290,40 +290,4 @@ func removeAll(ctx context.Context, deps plugins.Deps, list []instance) ([]strin
 	wg.Wait()
 	slices.Sort(removed)
 	return removed, errors.Join(errs...)
-}
-
-// stopAndRemove stops the container with its own stop timeout, then
-// removes it with its anonymous volumes. A container already gone is no
-// error.
-func stopAndRemove(ctx context.Context, cli docker.API, id string) error {
-	if err := cli.ContainerStop(ctx, id, container.StopOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		// Removal kills it anyway; say why if that fails too.
-		if rerr := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); rerr != nil && !cerrdefs.IsNotFound(rerr) {
-			return errors.Join(fmt.Errorf("stopping: %w", err), fmt.Errorf("removing: %w", rerr))
-		}
-		return nil
-	}
-	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		return fmt.Errorf("removing: %w", err)
-	}
-	return nil
-}
-
-// isRemovalInProgress matches Docker's answer when someone else (an
-// earlier attempt, a person) is removing the same container.
-func isRemovalInProgress(err error) bool {
-	return cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")
-}
-
-// removeQuietly force-removes a container that must not stay, on a context
-// of its own since ctx may be what ended; failures are logged only (the
-// next Deploy or Reconcile removes what is left).
-func removeQuietly(ctx context.Context, deps plugins.Deps, id, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer cancel()
-	err := deps.Docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		deps.Log.Error(err, "Removing container", "container", name)
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/go-logr/logr"
 
+	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
 	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
@@ -382,7 +383,7 @@ func (d *deployment) startNew(pctx context.Context, s *service, n int) (instance
 		return instance{}, err
 	}
 	if err := startContainer(pctx, d.deps, &in); err != nil {
-		removeQuietly(pctx, d.deps, in.ID, in.Name)
+		docker.RemoveQuietly(pctx, d.deps.Docker, d.deps.Log, in.ID, in.Name, removeTimeout)
 		return instance{}, err
 	}
 	return in, nil
@@ -396,7 +397,7 @@ func (d *deployment) gate(ctx, pctx context.Context, s *service, in instance) er
 		err = waitReady(pctx, d.deps, in, g, false)
 	}
 	if err != nil {
-		removeQuietly(ctx, d.deps, in.ID, in.Name)
+		docker.RemoveQuietly(ctx, d.deps.Docker, d.deps.Log, in.ID, in.Name, removeTimeout)
 		d.log.Info("New container is not ready; removed it", "container", in.Name, "reason", err.Error())
 		return fmt.Errorf("container %s (%s) did not become ready, and was removed: %w", in.Name, s.image.display, err)
 	}

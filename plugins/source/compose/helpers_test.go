@@ -235,7 +235,7 @@ func (e *env) job(tag string) string {
 	if err != nil {
 		e.t.Fatalf("building %s: %v", ref, err)
 	}
-	err = readJSONMessages(resp.Body)
+	err = docker.ReadJSONMessages(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		e.t.Fatalf("building %s: %v", ref, err)

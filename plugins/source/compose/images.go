@@ -2,15 +2,14 @@ package compose
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
@@ -97,7 +96,7 @@ func ensureImage(ctx context.Context, deps plugins.Deps, ref reference.Named, po
 		return resolvedImage{}, fmt.Errorf("pulling %s: %w", display, err)
 	}
 	defer rc.Close()
-	if err := readJSONMessages(rc); err != nil {
+	if err := docker.ReadJSONMessages(rc); err != nil {
 		return resolvedImage{}, fmt.Errorf("pulling %s: %w", display, err)
 	}
 	return inspectImage(ctx, deps, ref.String(), display)
@@ -155,29 +154,4 @@ func recordedImages(ctx context.Context, deps plugins.Deps, st *stack, existing 
 		s.image = img
 	}
 	return nil
-}
-
-// readJSONMessages reads a pull's progress stream to its end and returns the
-// error it reports, if any: a failed pull answers 200 and says so in-band.
-func readJSONMessages(r io.Reader) error {
-	dec := json.NewDecoder(r)
-	for {
-		var msg struct {
-			Error       string `json:"error"`
-			ErrorDetail *struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("reading progress: %w", err)
-		}
-		if msg.ErrorDetail != nil && msg.ErrorDetail.Message != "" {
-			return errors.New(msg.ErrorDetail.Message)
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-	}
 }

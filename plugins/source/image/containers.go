@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -301,12 +300,12 @@ func startContainer(ctx context.Context, deps plugins.Deps, sp *runSpec, rollout
 	}
 	deps.Log.V(1).Info("Created container", "container", name, "revision", sp.image.revision)
 	if err := deps.Docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		removeQuietly(ctx, deps, created.ID, name)
+		docker.RemoveQuietly(ctx, deps.Docker, deps.Log, created.ID, name, removeTimeout)
 		return instance{}, fmt.Errorf("starting container %s: %w", name, err)
 	}
 	insp, err := deps.Docker.ContainerInspect(ctx, created.ID)
 	if err != nil {
-		removeQuietly(ctx, deps, created.ID, name)
+		docker.RemoveQuietly(ctx, deps.Docker, deps.Log, created.ID, name, removeTimeout)
 		return instance{}, fmt.Errorf("inspecting container %s: %w", name, err)
 	}
 	in := instance{
@@ -352,40 +351,4 @@ func ensureVolumes(ctx context.Context, cli docker.API, sp *runSpec) ([]mount.Mo
 		mounts = append(mounts, m)
 	}
 	return mounts, nil
-}
-
-// stopAndRemove stops the container with its own stop timeout (the
-// config's stopTimeout when it was created), then removes it with its
-// anonymous volumes. A container already gone is no error.
-func stopAndRemove(ctx context.Context, cli docker.API, id string) error {
-	if err := cli.ContainerStop(ctx, id, container.StopOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		// Removal kills it anyway; say why if that fails too.
-		if rerr := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); rerr != nil && !cerrdefs.IsNotFound(rerr) {
-			return errors.Join(fmt.Errorf("stopping: %w", err), fmt.Errorf("removing: %w", rerr))
-		}
-		return nil
-	}
-	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		return fmt.Errorf("removing: %w", err)
-	}
-	return nil
-}
-
-// isRemovalInProgress matches Docker's answer when someone else (an
-// earlier attempt, a person) is removing the same container.
-func isRemovalInProgress(err error) bool {
-	return cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")
-}
-
-// removeQuietly force-removes a container that must not stay, on a context
-// of its own since ctx may be what ended; failures are logged only (the
-// next Deploy or Reconcile removes what is left).
-func removeQuietly(ctx context.Context, deps plugins.Deps, id, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer cancel()
-	err := deps.Docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		deps.Log.Error(err, "Removing container", "container", name)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
 	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
@@ -177,7 +178,7 @@ func (d *deployment) startHealthy(ctx, pctx context.Context) (instance, error) {
 		return instance{}, deployCause(pctx, err)
 	}
 	if err := waitHealthy(pctx, d.deps, d.sp, in); err != nil {
-		removeQuietly(ctx, d.deps, in.ID, in.Name)
+		docker.RemoveQuietly(ctx, d.deps.Docker, d.deps.Log, in.ID, in.Name, removeTimeout)
 		d.log.Info("New container is not healthy; removed it", "container", in.Name, "reason", err.Error())
 		return instance{}, fmt.Errorf("revision %s (%s) did not become healthy, its container was removed: %w",
 			d.revision(), d.sp.image.display, err)
@@ -250,7 +251,7 @@ func removeAll(ctx context.Context, deps plugins.Deps, list []instance, keep str
 			continue
 		}
 		wg.Go(func() {
-			err := stopAndRemove(ctx, deps.Docker, in.ID)
+			err := docker.StopAndRemove(ctx, deps.Docker, in.ID)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

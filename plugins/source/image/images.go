@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -15,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
 )
 
@@ -160,35 +160,10 @@ func pullImage(ctx context.Context, deps plugins.Deps, w plugins.Workload, set *
 		return fmt.Errorf("pulling %s: %w", display, err)
 	}
 	defer rc.Close()
-	if err := readJSONMessages(rc); err != nil {
+	if err := docker.ReadJSONMessages(rc); err != nil {
 		return fmt.Errorf("pulling %s: %w", display, err)
 	}
 	return nil
-}
-
-// readJSONMessages reads a pull's progress stream to its end and returns the
-// error it reports, if any: a failed pull answers 200 and says so in-band.
-func readJSONMessages(r io.Reader) error {
-	dec := json.NewDecoder(r)
-	for {
-		var msg struct {
-			Error       string `json:"error"`
-			ErrorDetail *struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("reading progress: %w", err)
-		}
-		if msg.ErrorDetail != nil && msg.ErrorDetail.Message != "" {
-			return errors.New(msg.ErrorDetail.Message)
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-	}
 }
 
 // dockerConfig is the .dockerconfigjson format (~/.docker/config.json).

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
-
 	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/plugins"
 )
@@ -36,30 +32,10 @@ func (s *Source) Teardown(ctx context.Context, deps plugins.Deps, w plugins.Work
 		return errors.Join(append(errs, err)...)
 	}
 
-	filter := docker.WorkloadFilter(w.Namespace, w.Name)
-	networks, err := deps.Docker.NetworkList(ctx, network.ListOptions{Filters: filter})
+	networks, volumes, err := docker.RemoveNetworksAndVolumes(ctx, deps.Docker, docker.WorkloadFilter(w.Namespace, w.Name), w.RemoveVolumes)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("listing networks: %w", err))
+		errs = append(errs, err)
 	}
-	for _, n := range networks {
-		if err := deps.Docker.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
-		}
-	}
-	var volumes []string
-	if w.RemoveVolumes {
-		list, err := deps.Docker.VolumeList(ctx, volume.ListOptions{Filters: filter})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing volumes: %w", err))
-		}
-		for _, v := range list.Volumes {
-			if err := deps.Docker.VolumeRemove(ctx, v.Name, false); err != nil && !cerrdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
-				continue
-			}
-			volumes = append(volumes, v.Name)
-		}
-	}
-	deps.Log.Info("Torn down", "containers", removed, "networks", len(networks), "volumes", volumes)
+	deps.Log.Info("Torn down", "containers", removed, "networks", networks, "volumes", volumes)
 	return errors.Join(errs...)
 }
