@@ -15,6 +15,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // shopDoc is a stack of a database with a health check, a routed web
@@ -167,20 +168,20 @@ func TestDeployStack(t *testing.T) {
 
 	// web's environment changes: only web is replaced, blue-green, while
 	// clients hammer the route.
-	h := startHammer(proxy+"/", 4)
-	waitFor(t, "requests served by v1", func() bool { return h.ok.Load() > 20 })
+	h := plugintest.StartHammer(proxy+"/", 4, nil)
+	waitFor(t, "requests served by v1", func() bool { return h.OK() > 20 })
 	res, err = e.src.Deploy(e.ctx, e.deps, workload(withEnv("GREETING", "bonjour"), withCurrent(rev1)), plugins.DeploymentIntent{Rollout: "shop-g3"})
-	served := h.ok.Load()
+	served := h.OK()
 	if err == nil {
-		waitFor(t, "requests served after the switch", func() bool { return h.ok.Load() > served+20 })
+		waitFor(t, "requests served after the switch", func() bool { return h.OK() > served+20 })
 	}
-	h.halt()
+	h.Halt()
 	if err != nil {
 		t.Fatalf("Deploy(new greeting): %v", err)
 	}
-	t.Logf("env change: %s; hammer: %d ok, %d failed", res.Message, h.ok.Load(), h.failures.Load())
-	if n := h.failures.Load(); n > 0 {
-		t.Errorf("%d requests failed during the switch: %v", n, h.errs)
+	t.Logf("env change: %s; hammer: %v", res.Message, h)
+	if n := h.Failures(); n > 0 {
+		t.Errorf("%d requests failed during the switch: %v", n, h.Errors())
 	}
 	want = map[string]plugins.ServiceAction{"db": plugins.ServiceUnchanged, "web": plugins.ServiceReplaced, "worker": plugins.ServiceUnchanged}
 	if got := actions(res); !equalActions(got, want) || res.Revision == rev1 {

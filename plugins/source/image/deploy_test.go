@@ -13,6 +13,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/docker"
 	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 	"github.com/tinyforge/tinyforge/plugins/source/internal/health"
 )
 
@@ -67,27 +68,27 @@ func TestDeployBlueGreen(t *testing.T) {
 
 	// Blue-green to v2 while clients hammer the route through a proxy.
 	proxy := e.routes.serve(t, key)
-	h := startHammer(proxy+"/", 4)
-	waitFor(t, "requests served by v1", func() bool { return h.ok.Load() > 20 })
+	h := plugintest.StartHammer(proxy+"/", 4, hammerVersion)
+	waitFor(t, "requests served by v1", func() bool { return h.OK() > 20 })
 	start = time.Now()
 	res, err = e.src.Deploy(e.ctx, e.deps, e.workload("web", ref2, withCurrent(id1)), plugins.DeploymentIntent{Rollout: "web-g2"})
 	took := time.Since(start)
 	if err != nil {
-		h.halt()
+		h.Halt()
 		t.Fatalf("Deploy(v2): %v", err)
 	}
 	sets := e.routes.setCalls()
 	switched := sets[len(sets)-1].at.Sub(start)
-	served := h.ok.Load()
-	waitFor(t, "requests served by v2", func() bool { return h.ok.Load() > served+20 })
-	h.halt()
+	served := h.OK()
+	waitFor(t, "requests served by v2", func() bool { return h.OK() > served+20 })
+	h.Halt()
 	t.Logf("deploy of v2 took %v, route switched after %v: %s", took.Round(time.Millisecond), switched.Round(time.Millisecond), res.Message)
-	t.Logf("hammer: %d ok, %d failed, versions %v", h.ok.Load(), h.failures.Load(), h.versions)
-	if n := h.failures.Load(); n > 0 {
-		t.Errorf("%d requests failed during the switch: %v", n, h.errs)
+	t.Logf("hammer: %v", h)
+	if n := h.Failures(); n > 0 {
+		t.Errorf("%d requests failed during the switch: %v", n, h.Errors())
 	}
-	if h.versions["v1"] == 0 || h.versions["v2"] == 0 || len(h.versions) != 2 {
-		t.Errorf("versions seen = %v, want v1 then v2", h.versions)
+	if h.Seen("v1") == 0 || h.Seen("v2") == 0 || len(h.Keys()) != 2 {
+		t.Errorf("versions seen = %v, want v1 then v2", h.Keys())
 	}
 	if res.Revision != id2 || len(res.Services) != 1 || res.Services[0].Action != plugins.ServiceReplaced {
 		t.Errorf("result = %+v, want revision %s Replaced", res, id2)
@@ -410,4 +411,11 @@ func (e *env) create(workload, imageID, revision string, start bool) string {
 		}
 	}
 	return name
+}
+
+// hammerVersion is the version a test app's answer names
+// ("version=v2 host=…" is v2).
+func hammerVersion(body string) string {
+	v, _, _ := strings.Cut(strings.TrimPrefix(body, "version="), " ")
+	return v
 }

@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,70 +332,4 @@ func (n noDrain) SetRoute(ctx context.Context, key plugins.RouteKey, backends ..
 
 func (n noDrain) RemoveRoute(ctx context.Context, key plugins.RouteKey) error {
 	return n.rt.RemoveRoute(ctx, key)
-}
-
-// hammer sends GETs to url from a few clients until stopped, and counts
-// failures and the versions answering.
-type hammer struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok       atomic.Int64
-	failures atomic.Int64
-	mu       sync.Mutex
-	versions map[string]int
-	errs     []string
-}
-
-func startHammer(url string, clients int) *hammer {
-	h := &hammer{stop: make(chan struct{}), versions: map[string]int{}}
-	for range clients {
-		h.wg.Go(func() {
-			c := &http.Client{Timeout: 10 * time.Second}
-			defer c.CloseIdleConnections()
-			for {
-				select {
-				case <-h.stop:
-					return
-				default:
-				}
-				body, err := get(c, url)
-				if err != nil {
-					h.failures.Add(1)
-					h.mu.Lock()
-					if len(h.errs) < 10 {
-						h.errs = append(h.errs, err.Error())
-					}
-					h.mu.Unlock()
-					continue
-				}
-				h.ok.Add(1)
-				v, _, _ := strings.Cut(strings.TrimPrefix(body, "version="), " ")
-				h.mu.Lock()
-				h.versions[v]++
-				h.mu.Unlock()
-			}
-		})
-	}
-	return h
-}
-
-func (h *hammer) halt() {
-	close(h.stop)
-	h.wg.Wait()
-}
-
-func get(c *http.Client, url string) (string, error) {
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", errors.New(resp.Status + ": " + string(b))
-	}
-	return string(b), nil
 }

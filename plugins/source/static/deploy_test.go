@@ -14,6 +14,7 @@ import (
 	"github.com/tinyforge/tinyforge/internal/docker/dockertest"
 	"github.com/tinyforge/tinyforge/internal/git"
 	"github.com/tinyforge/tinyforge/plugins"
+	"github.com/tinyforge/tinyforge/plugins/internal/plugintest"
 )
 
 // A site in a subfolder of a repository is built and served through the
@@ -70,23 +71,22 @@ func TestDeploySite(t *testing.T) {
 	e.repo.write(map[string]string{"site/index.html": "v2\n"})
 	c2 := e.repo.commit("v2")
 	rev2 := e.revision(c2, cfg)
-	h := startHammer(proxy+"/", 4)
-	waitFor(t, "requests served by v1", func() bool { return h.seen("v1") > 20 })
+	h := plugintest.StartHammer(proxy+"/", 4, nil)
+	waitFor(t, "requests served by v1", func() bool { return h.Seen("v1") > 20 })
 	start = time.Now()
 	res, err = e.src.Deploy(e.ctx, e.deps, e.workload("web", cfg, rev1), plugins.DeploymentIntent{
 		Revision: c2, Reason: "git push", Rollout: "web-g2",
 		Git: &plugins.GitRef{URL: e.repo.url(), Ref: "refs/heads/main", Commit: c2},
 	})
 	if err != nil {
-		h.halt()
+		h.Halt()
 		t.Fatalf("Deploy(v2): %v", err)
 	}
-	waitFor(t, "requests served by v2", func() bool { return h.seen("v2") > 20 })
-	h.halt()
-	t.Logf("push deploy took %v: %s; hammer: %d ok, %d failed, %v", time.Since(start).Round(time.Millisecond),
-		res.Message, h.ok.Load(), h.failures.Load(), h.bodies)
-	if n := h.failures.Load(); n > 0 {
-		t.Errorf("%d requests failed during the switch: %v", n, h.errs)
+	waitFor(t, "requests served by v2", func() bool { return h.Seen("v2") > 20 })
+	h.Halt()
+	t.Logf("push deploy took %v: %s; hammer: %v", time.Since(start).Round(time.Millisecond), res.Message, h)
+	if n := h.Failures(); n > 0 {
+		t.Errorf("%d requests failed during the switch: %v", n, h.Errors())
 	}
 	if res.Revision != rev2 || res.Services[0].Action != plugins.ServiceReplaced {
 		t.Errorf("result = %+v, want revision %s Replaced", res, rev2)
@@ -99,19 +99,19 @@ func TestDeploySite(t *testing.T) {
 	e.repo.write(map[string]string{"site/index.html": "v3\n"})
 	c3 := e.repo.commit("v3")
 	rev3 := e.revision(c3, cfg)
-	h = startHammer(proxy+"/", 4)
-	waitFor(t, "requests served by v2", func() bool { return h.seen("v2") > 20 })
+	h = plugintest.StartHammer(proxy+"/", 4, nil)
+	waitFor(t, "requests served by v2", func() bool { return h.Seen("v2") > 20 })
 	reroll := plugins.DeploymentIntent{Reason: "manual redeploy", Rollout: "web-g3"}
 	res, err = e.src.Deploy(e.ctx, e.deps, e.workload("web", cfg, rev2), reroll)
 	if err != nil {
-		h.halt()
+		h.Halt()
 		t.Fatalf("re-roll: %v", err)
 	}
-	waitFor(t, "requests served by v3", func() bool { return h.seen("v3") > 20 })
-	h.halt()
-	t.Logf("re-roll: %s; hammer: %d ok, %d failed, %v", res.Message, h.ok.Load(), h.failures.Load(), h.bodies)
-	if n := h.failures.Load(); n > 0 {
-		t.Errorf("%d requests failed during the re-roll: %v", n, h.errs)
+	waitFor(t, "requests served by v3", func() bool { return h.Seen("v3") > 20 })
+	h.Halt()
+	t.Logf("re-roll: %s; hammer: %v", res.Message, h)
+	if n := h.Failures(); n > 0 {
+		t.Errorf("%d requests failed during the re-roll: %v", n, h.Errors())
 	}
 	if res.Revision != rev3 {
 		t.Errorf("re-roll revision = %s, want %s", res.Revision, rev3)
@@ -225,10 +225,10 @@ func TestDeployBuildStep(t *testing.T) {
 				tt.change()
 				e.repo.commit(tt.name)
 			}
-			h := startHammer(proxy+"/", 2)
-			waitFor(t, "requests served", func() bool { return h.seen("built v1") > 5 })
+			h := plugintest.StartHammer(proxy+"/", 2, nil)
+			waitFor(t, "requests served", func() bool { return h.Seen("built v1") > 5 })
 			res, err := e.src.Deploy(e.ctx, e.deps, e.workload("docs", tt.cfg, rev1), plugins.DeploymentIntent{Rollout: "docs-bad", Reason: "manual"})
-			h.halt()
+			h.Halt()
 			if !errors.Is(err, ErrBuildFailed) {
 				t.Fatalf("Deploy = %v, want ErrBuildFailed", err)
 			}
@@ -241,8 +241,8 @@ func TestDeployBuildStep(t *testing.T) {
 			if res.Revision == rev1 || res.Revision == "" {
 				t.Errorf("failed revision = %q", res.Revision)
 			}
-			if n := h.failures.Load(); n > 0 || h.seen("built v1") == 0 {
-				t.Errorf("while the build failed: %d failures %v, bodies %v", n, h.errs, h.bodies)
+			if n := h.Failures(); n > 0 || h.Seen("built v1") == 0 {
+				t.Errorf("while the build failed: %d failures %v, bodies %v", n, h.Errors(), h.Keys())
 			}
 			if c := e.only("docs"); c.ID != serving.ID {
 				t.Errorf("container %s replaced by %s", serving.ID, c.ID)

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,76 +419,6 @@ func (rt *routeTable) serve(t *testing.T, key plugins.RouteKey) string {
 		transport.CloseIdleConnections()
 	})
 	return "http://" + ln.Addr().String()
-}
-
-// hammer sends GETs to url from a few clients until halted, and counts
-// failures and the bodies answered.
-type hammer struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok       atomic.Int64
-	failures atomic.Int64
-	mu       sync.Mutex
-	bodies   map[string]int
-	errs     []string
-}
-
-func startHammer(url string, clients int) *hammer {
-	h := &hammer{stop: make(chan struct{}), bodies: map[string]int{}}
-	for range clients {
-		h.wg.Go(func() {
-			c := &http.Client{Timeout: 10 * time.Second}
-			defer c.CloseIdleConnections()
-			for {
-				select {
-				case <-h.stop:
-					return
-				default:
-				}
-				body, err := get(c, url)
-				h.mu.Lock()
-				if err != nil {
-					h.failures.Add(1)
-					if len(h.errs) < 10 {
-						h.errs = append(h.errs, err.Error())
-					}
-				} else {
-					h.ok.Add(1)
-					h.bodies[strings.TrimSpace(body)]++
-				}
-				h.mu.Unlock()
-			}
-		})
-	}
-	return h
-}
-
-func (h *hammer) halt() {
-	close(h.stop)
-	h.wg.Wait()
-}
-
-// seen reports how many answers had body.
-func (h *hammer) seen(body string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.bodies[body]
-}
-
-func get(c *http.Client, url string) (string, error) {
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", errors.New(resp.Status + ": " + string(b))
-	}
-	return string(b), nil
 }
 
 // fetch GETs url once and returns the status and body.
